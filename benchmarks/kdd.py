@@ -1,0 +1,9 @@
+"""KDDCUP99 reproduction (MemAE paper, Table 4). Same as ``memae benchmark kdd``.
+
+python benchmarks/kdd.py [--runs 20] [--quick] [--readme README.md]
+"""
+
+from memae.benchmarks.kdd import main
+
+if __name__ == "__main__":
+    main(prog="python benchmarks/kdd.py")

@@ -1,0 +1,9 @@
+"""memae AE/MemAE vs PyOD AutoEncoder throughput on KDD. Same as ``memae benchmark speed``.
+
+python benchmarks/speed.py [--epochs 5] [--quick] [--readme README.md]
+"""
+
+from memae.benchmarks.speed import main
+
+if __name__ == "__main__":
+    main(prog="python benchmarks/speed.py")

@@ -1,0 +1,22 @@
+"""memae: deep autoencoder anomaly detection with memory-augmented autoencoders.
+
+>>> import memae
+>>> det = memae.MemAE.from_preset("kdd")          # doctest: +SKIP
+>>> det.fit(X_train).decision_function(X_test)    # doctest: +SKIP
+"""
+
+from memae._version import __version__
+from memae.detectors import AutoEncoder, BaseDetector, MemAE, NotFittedError
+from memae.io import ModelFileError, load
+from memae.training import TrainingError
+
+__all__ = [
+    "AutoEncoder",
+    "BaseDetector",
+    "MemAE",
+    "ModelFileError",
+    "NotFittedError",
+    "TrainingError",
+    "__version__",
+    "load",
+]

@@ -1,0 +1,5 @@
+import sys
+
+from memae.cli import main
+
+sys.exit(main())

@@ -1,0 +1,1 @@
+"""Benchmark runners (also scripts under ``benchmarks/`` and ``memae benchmark ...``)."""

@@ -1,0 +1,71 @@
+"""Shared helpers of the benchmarks: environment record, result files, README tables."""
+
+from __future__ import annotations
+
+import datetime as _dt
+import json
+import os
+import platform
+import re
+import shlex
+import sys
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from memae._version import __version__
+
+
+def environment(prog: str, argv: list[str] | None) -> dict[str, Any]:
+    """Where and how a benchmark ran (stored next to its figures).
+
+    ``prog`` is how the benchmark was invoked (``memae benchmark kdd`` or
+    ``python benchmarks/kdd.py``) and ``argv`` its options, for the re-run command.
+    """
+    args = sys.argv[1:] if argv is None else argv
+    cpu = platform.processor() or platform.machine()
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    return {
+        "command": " ".join([prog, *(shlex.quote(a) for a in args)]),
+        "date": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
+        "memae": __version__,
+        "python": platform.python_version(),
+        "torch": torch.__version__,
+        "torch_threads": torch.get_num_threads(),
+        "cpu": cpu,
+        "cpu_count": os.cpu_count(),
+        "cuda": torch.cuda.get_device_name(0) if torch.cuda.is_available() else None,
+    }
+
+
+def mean_std(values: list[float]) -> dict[str, float]:
+    arr = np.asarray(values, dtype=float)
+    return {"mean": float(arr.mean()), "std": float(arr.std(ddof=1)) if len(arr) > 1 else 0.0}
+
+
+def write_results(results: dict[str, Any], markdown: str, out_dir: Path, stem: str) -> None:
+    out_dir.mkdir(parents=True, exist_ok=True)
+    (out_dir / f"{stem}.json").write_text(json.dumps(results, indent=2) + "\n")
+    (out_dir / f"{stem}.md").write_text(markdown.rstrip() + "\n")
+
+
+def update_readme(readme: Path, block: str, markdown: str) -> bool:
+    """Replace the text between ``<!-- block:start -->`` and ``<!-- block:end -->``."""
+    if not readme.is_file():
+        return False
+    text = readme.read_text()
+    pattern = re.compile(rf"(<!-- {block}:start -->\n).*?(<!-- {block}:end -->)", re.DOTALL)
+    if not pattern.search(text):
+        return False
+    readme.write_text(
+        pattern.sub(lambda m: m.group(1) + markdown.rstrip() + "\n" + m.group(2), text)
+    )
+    return True

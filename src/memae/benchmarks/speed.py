@@ -1,0 +1,186 @@
+"""Training and scoring throughput of memae's AE and MemAE against PyOD's AutoEncoder.
+
+All three use the KDD preset's layer sizes (118-60-30-10-3, mirrored), tanh, the
+same batch size and the same number of epochs, on the training half of the KDD
+protocol (seed 0). PyOD runs with ``batch_norm=False, dropout_rate=0,
+preprocessing=False`` so that it trains the same network; its only structural
+difference is a tanh after the 3-d code layer, which PyOD always adds.
+
+Run ``python benchmarks/speed.py`` (or ``memae benchmark speed``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from memae import AutoEncoder, MemAE
+from memae.benchmarks.report import environment, update_readme, write_results
+from memae.datasets import load_kdd
+from memae.evaluation import kdd_split
+
+TARGETS = {"train_vs_pyod": 3.0, "score_vs_pyod": 5.0, "memae_overhead": 0.15, "rows_per_s": 1e6}
+
+
+def _best_of(fn, repeats: int) -> float:
+    times = []
+    for _ in range(repeats):
+        t0 = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - t0)
+    return min(times)
+
+
+def _pyod(epochs: int, batch_size: int):
+    from pyod.models.auto_encoder import AutoEncoder as PyODAutoEncoder
+
+    return PyODAutoEncoder(
+        hidden_neuron_list=[60, 30, 10, 3], hidden_activation_name="tanh", batch_norm=False,
+        dropout_rate=0.0, preprocessing=False, epoch_num=epochs, batch_size=batch_size,
+        lr=1e-3, optimizer_params={"weight_decay": 0.0}, contamination=0.2, verbose=0,
+        random_state=0, device="cpu",
+    )  # fmt: skip
+
+
+def run(
+    epochs: int = 5, repeats: int = 3, quick: bool = False, data: str | None = None,
+    command: tuple[str, list[str] | None] = ("memae benchmark speed", None),
+) -> dict[str, Any]:  # fmt: skip
+    X, y = load_kdd(data)
+    train, _ = kdd_split(y, seed=0)
+    X_train = X[train]
+    X_score = X  # all 494,021 rows
+    if quick:
+        X_train, X_score, epochs, repeats = X_train[:20000], X[:100000], 1, 1
+    batch = 1024
+    common = dict(epochs=epochs, batch_size=batch, validation_fraction=0.0, device="cpu",
+                  random_state=0)  # fmt: skip
+    makers = {
+        "memae AE": lambda: AutoEncoder.from_preset("kdd", **common),
+        "memae MemAE": lambda: MemAE.from_preset("kdd", **common),
+    }
+    try:
+        import pyod  # noqa: F401
+
+        makers["PyOD AutoEncoder"] = lambda: _pyod(epochs, batch)
+    except ImportError:
+        print("PyOD is not installed (pip install 'memae[bench]'): skipping it")
+    rows: dict[str, dict[str, float]] = {}
+    for name, make in makers.items():
+        make().set_params(**_one_epoch(name)).fit(X_train[:4096])  # warm-up, not timed
+        det = make()
+        fit_s = _best_of(lambda det=det: det.fit(X_train), 1)
+        score_s = _best_of(lambda det=det: det.decision_function(X_score), repeats)
+        rows[name] = {
+            "fit_seconds": fit_s,
+            "train_samples_per_s": len(X_train) * epochs / fit_s,
+            "score_seconds": score_s,
+            "score_rows_per_s": len(X_score) / score_s,
+        }
+        print(
+            f"{name:18s} train {rows[name]['train_samples_per_s']:>12,.0f} samples/s   "
+            f"score {rows[name]['score_rows_per_s']:>12,.0f} rows/s",
+            flush=True,
+        )
+    ratios: dict[str, float] = {}
+    if "PyOD AutoEncoder" in rows:
+        py = rows["PyOD AutoEncoder"]
+        for name in ("memae AE", "memae MemAE"):
+            ratios[f"{name} train speed-up vs PyOD"] = (
+                rows[name]["train_samples_per_s"] / py["train_samples_per_s"]
+            )
+            ratios[f"{name} score speed-up vs PyOD"] = (
+                rows[name]["score_rows_per_s"] / py["score_rows_per_s"]
+            )
+    profile = scoring_profile(MemAE.from_preset("kdd", **{**common, "epochs": 1}), X_train, X_score)
+    ae, mem = rows["memae AE"], rows["memae MemAE"]
+    ratios["MemAE extra train time vs AE"] = mem["fit_seconds"] / ae["fit_seconds"] - 1
+    ratios["MemAE extra score time vs AE"] = mem["score_seconds"] / ae["score_seconds"] - 1
+    return {
+        "benchmark": "speed",
+        "quick": quick,
+        "epochs": epochs,
+        "batch_size": batch,
+        "n_train": len(X_train),
+        "n_score": len(X_score),
+        "repeats": repeats,
+        "threads": torch.get_num_threads(),
+        "pyod_version": _pyod_version(),
+        "environment": environment(*command),
+        "targets": TARGETS,
+        "results": rows,
+        "ratios": ratios,
+        "memae_scoring_profile": profile,
+    }
+
+
+def _one_epoch(name: str) -> dict[str, int]:
+    return {"epoch_num": 1} if name.startswith("PyOD") else {"epochs": 1}
+
+
+def scoring_profile(det: MemAE, X_train: np.ndarray, X_score: np.ndarray) -> dict[str, float]:
+    """Share of MemAE scoring time per torch operator (what limits rows/s)."""
+    from torch.profiler import profile
+
+    det.fit(X_train[:4096])
+    with profile() as prof:
+        det.decision_function(X_score[:200_000])
+    total = sum(e.self_cpu_time_total for e in prof.key_averages())
+    shares = {e.key: e.self_cpu_time_total / total for e in prof.key_averages()}
+    return dict(sorted(shares.items(), key=lambda kv: -kv[1])[:6])
+
+
+def _pyod_version() -> str | None:
+    try:
+        import pyod
+
+        return pyod.__version__
+    except ImportError:
+        return None
+
+
+def markdown(res: dict[str, Any]) -> str:
+    env = res["environment"]
+    lines = [
+        f"KDD training half ({res['n_train']:,} rows, {res['epochs']} epochs, batch "
+        f"{res['batch_size']}) and scoring of {res['n_score']:,} rows on {env['cpu']}, "
+        f"{res['threads']} torch threads, PyOD {res['pyod_version']}; `{env['command']}`:",
+        "",
+        "| model | train samples/s | score rows/s |",
+        "|---|---|---|",
+    ]
+    for name, r in res["results"].items():
+        lines.append(f"| {name} | {r['train_samples_per_s']:,.0f} | {r['score_rows_per_s']:,.0f} |")
+    lines += ["", "| ratio | measured |", "|---|---|"]
+    for name, value in res["ratios"].items():
+        shown = f"{value:+.1%}" if "extra" in name else f"{value:.1f}x"
+        lines.append(f"| {name} | {shown} |")
+    top = ", ".join(f"{op} {share:.0%}" for op, share in res["memae_scoring_profile"].items())
+    lines += ["", f"MemAE scoring time by torch operator: {top}."]
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None, prog: str = "memae benchmark speed") -> None:
+    parser = argparse.ArgumentParser(prog=prog, description=__doc__)
+    parser.add_argument("--epochs", type=int, default=5)
+    parser.add_argument("--repeats", type=int, default=3, help="scoring repeats (best kept)")
+    parser.add_argument("--quick", action="store_true", help="20k rows, 1 epoch")
+    parser.add_argument("--data", default=None, help="kdd_cup.npz or the data folder")
+    parser.add_argument("--out", type=Path, default=Path("benchmarks/results"))
+    parser.add_argument("--readme", type=Path, default=None, help="README to update")
+    args = parser.parse_args(argv)
+    res = run(args.epochs, args.repeats, args.quick, args.data, command=(prog, argv))
+    md = markdown(res)
+    write_results(res, md, args.out, "speed-quick" if args.quick else "speed")
+    print(md)
+    if args.readme is not None and not args.quick:
+        update_readme(args.readme, "speed", md)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,302 @@
+"""The estimator front end shared by every memae detector.
+
+A detector owns preprocessing, seeding, device placement, the call into the shared
+trainer, scoring in batches, the contamination threshold and the model files. A
+concrete model only says how to build its network, what its loss is and how it
+scores a batch (see :class:`memae.AutoEncoder`, :class:`memae.MemAE`).
+"""
+
+from __future__ import annotations
+
+import os
+from abc import abstractmethod
+from collections.abc import Sequence
+from typing import Any, ClassVar
+
+import numpy as np
+import torch
+from sklearn.base import BaseEstimator
+from torch import Tensor, nn
+
+from memae.nn import Backbone, build_backbone, squared_error
+from memae.preprocessing import Preprocessing, Scaler
+from memae.training import TrainConfig, train
+from memae.validation import check_array
+
+_INFERENCE_ELEMENTS = 1 << 22  # floats per scoring batch (about 16 MB of input)
+
+
+def resolve_device(device: str | torch.device) -> torch.device:
+    """``"auto"`` -> CUDA when available, else CPU; anything else as given."""
+    if str(device) == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    try:
+        dev = torch.device(device)
+    except (RuntimeError, TypeError):
+        raise ValueError(f"device must be 'auto', 'cpu' or 'cuda[:i]', got {device!r}") from None
+    if dev.type == "cuda" and not torch.cuda.is_available():
+        raise ValueError(f"device={device!r} was asked for, but CUDA is not available")
+    return dev
+
+
+class NotFittedError(ValueError, AttributeError):
+    """The detector was used before ``fit`` (same bases as scikit-learn's)."""
+
+
+class BaseDetector(BaseEstimator):
+    """Shared ``fit`` / ``decision_function`` / ``predict`` / ``save`` machinery.
+
+    Subclasses define ``__init__`` (parameters only, scikit-learn style) and
+    :meth:`_build_network`, :meth:`_loss` and :meth:`_score_batch`.
+
+    Fitted attributes
+    -----------------
+    network_ : nn.Module
+        The trained torch model (in eval mode).
+    n_features_in_ : int
+    feature_names_in_ : list of str, only when fitted on a DataFrame
+    decision_scores_ : ndarray of shape (n_samples,)
+        Anomaly scores of the training rows (higher = more anomalous).
+    threshold_ : float
+        The ``1 - contamination`` quantile of ``decision_scores_``.
+    labels_ : ndarray of shape (n_samples,)
+        0/1 labels of the training rows, ``decision_scores_ > threshold_``.
+    history_ : list of dict
+        Per-epoch training (and validation) losses.
+    seed_ : int
+        The seed actually used (drawn at random when ``random_state`` is None).
+    device_ : torch.device
+    """
+
+    #: preset table key of this class in :data:`memae.presets.PRESETS`
+    _preset_key: ClassVar[str] = ""
+
+    def __init__(
+        self,
+        *,
+        backbone: str = "auto",
+        hidden_dims: Sequence[int] = (64, 32),
+        latent_dim: int = 8,
+        activation: str = "relu",
+        preprocessing: Preprocessing = "standard",
+        epochs: int = 100,
+        batch_size: int = 256,
+        lr: float = 1e-3,
+        weight_decay: float = 0.0,
+        validation_fraction: float = 0.1,
+        patience: int | None = 10,
+        contamination: float = 0.1,
+        device: str = "auto",
+        random_state: int | None = None,
+        verbose: int = 0,
+    ) -> None:
+        # Parameters shared by every detector; subclasses list them again in their own
+        # signature (scikit-learn's get_params reads it) and pass them up.
+        self.backbone = backbone
+        self.hidden_dims = hidden_dims
+        self.latent_dim = latent_dim
+        self.activation = activation
+        self.preprocessing = preprocessing
+        self.epochs = epochs
+        self.batch_size = batch_size
+        self.lr = lr
+        self.weight_decay = weight_decay
+        self.validation_fraction = validation_fraction
+        self.patience = patience
+        self.contamination = contamination
+        self.device = device
+        self.random_state = random_state
+        self.verbose = verbose
+
+    # ----------------------------------------------------------------- to override
+    @abstractmethod
+    def _build_network(self, sample_shape: tuple[int, ...]) -> nn.Module:
+        """A freshly initialised torch model for samples of ``sample_shape``."""
+
+    @abstractmethod
+    def _loss(self, model: nn.Module, batch: Tensor) -> dict[str, Tensor]:
+        """``{"loss": training objective, "recon": reconstruction loss}`` for a batch."""
+
+    def _score_batch(self, model: nn.Module, batch: Tensor) -> Tensor:
+        """Anomaly scores ``(B,)`` of a preprocessed batch (higher = more anomalous).
+
+        Default: the per-sample squared reconstruction error (AE and MemAE).
+        """
+        return squared_error(batch, model(batch).reconstruction)
+
+    def _backbone(self, sample_shape: tuple[int, ...]) -> Backbone:
+        return build_backbone(
+            self.backbone,
+            sample_shape,
+            hidden_dims=tuple(self.hidden_dims),
+            latent_dim=self.latent_dim,
+            activation=self.activation,
+        )
+
+    # ---------------------------------------------------------------------- presets
+    @classmethod
+    def from_preset(cls, name: str, **overrides: Any):
+        """An unfitted detector configured as in the paper for ``name``.
+
+        ``overrides`` replace preset values (for example ``epochs=5``). See
+        :mod:`memae.presets` for every preset's values and their sources.
+        """
+        from memae.presets import preset_params
+
+        return cls(**{**preset_params(name, cls._preset_key), **overrides})
+
+    # ------------------------------------------------------------------------- fit
+    def fit(
+        self,
+        X: Any,
+        y: Any = None,
+        *,
+        checkpoint_dir: str | os.PathLike | None = None,
+        checkpoint_every: int = 1,
+        resume: bool = True,
+        callbacks: tuple = (),
+    ):
+        """Train on ``X`` (assumed mostly normal) and set the threshold.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            numpy array, pandas DataFrame or nested list.
+        y : ignored
+            Present for scikit-learn API compatibility.
+        checkpoint_dir : path, optional
+            Save a checkpoint every ``checkpoint_every`` epochs; with ``resume=True``
+            an interrupted fit continues from it and ends with the same weights.
+        callbacks : tuple of callables
+            ``cb(epoch, losses)`` after every epoch.
+
+        Returns
+        -------
+        self
+        """
+        self._check_params()
+        arr, names = check_array(X, estimator=type(self).__name__)
+        self.seed_ = self._draw_seed()
+        self.device_ = resolve_device(self.device)
+        self.n_features_in_ = arr.shape[1]
+        self.sample_shape_ = tuple(arr.shape[1:])
+        if names is not None:
+            self.feature_names_in_ = names
+        elif hasattr(self, "feature_names_in_"):
+            del self.feature_names_in_
+        self.scaler_ = Scaler.fit(arr, self.preprocessing)
+        # Build the network under a private RNG so initialisation depends on seed_ only.
+        with torch.random.fork_rng(devices=[]):
+            torch.manual_seed(self.seed_)
+            network = self._build_network(self.sample_shape_)
+        data = self.scaler_(torch.from_numpy(arr))
+        config = TrainConfig(
+            epochs=self.epochs,
+            batch_size=self.batch_size,
+            lr=self.lr,
+            weight_decay=self.weight_decay,
+            validation_fraction=self.validation_fraction,
+            patience=self.patience,
+            seed=self.seed_,
+            verbose=self.verbose,
+        )
+        result = train(
+            network,
+            data,
+            self._loss,
+            config,
+            device=self.device_,
+            checkpoint_dir=checkpoint_dir,
+            checkpoint_every=checkpoint_every,
+            resume=resume,
+            callbacks=callbacks,
+        )
+        self.network_ = network
+        self.history_ = result.history
+        self.best_epoch_ = result.best_epoch
+        del data
+        self.decision_scores_ = self._scores(arr)
+        self._set_threshold()
+        return self
+
+    def fit_predict(self, X: Any, y: Any = None) -> np.ndarray:
+        """Fit on ``X`` and return its 0/1 labels (``labels_``)."""
+        return self.fit(X).labels_
+
+    # --------------------------------------------------------------------- scoring
+    def decision_function(self, X: Any, batch_size: int | None = None) -> np.ndarray:
+        """Anomaly score of every row of ``X``; higher means more anomalous.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+        batch_size : int, optional
+            Rows per forward pass; by default about 4M input values per batch.
+
+        Returns
+        -------
+        ndarray of shape (n_samples,), float64
+        """
+        self._check_fitted()
+        arr, _ = check_array(
+            X,
+            n_features=self.n_features_in_,
+            feature_names=getattr(self, "feature_names_in_", None),
+            estimator=f"this {type(self).__name__}",
+        )
+        return self._scores(arr, batch_size)
+
+    def score_samples(self, X: Any) -> np.ndarray:
+        """Minus :meth:`decision_function` (scikit-learn's sign: lower = more abnormal)."""
+        return -self.decision_function(X)
+
+    def predict(self, X: Any) -> np.ndarray:
+        """0 (normal) / 1 (anomaly) for every row: ``decision_function(X) > threshold_``."""
+        return (self.decision_function(X) > self.threshold_).astype(np.int64)
+
+    @torch.inference_mode()
+    def _scores(self, arr: np.ndarray, batch_size: int | None = None) -> np.ndarray:
+        per_sample = int(np.prod(arr.shape[1:]))
+        bs = batch_size or max(1, _INFERENCE_ELEMENTS // per_sample)
+        model = self.network_
+        model.eval()
+        out = np.empty(len(arr), dtype=np.float64)
+        for start in range(0, len(arr), bs):
+            chunk = torch.from_numpy(arr[start : start + bs]).to(self.device_, non_blocking=True)
+            scores = self._score_batch(model, self.scaler_(chunk))
+            out[start : start + len(chunk)] = scores.double().cpu().numpy()
+        if not np.isfinite(out).all():
+            raise FloatingPointError(
+                f"{type(self).__name__} produced non-finite scores; the model weights are corrupt"
+            )
+        return out
+
+    def _set_threshold(self) -> None:
+        self.threshold_ = float(np.quantile(self.decision_scores_, 1.0 - self.contamination))
+        self.labels_ = (self.decision_scores_ > self.threshold_).astype(np.int64)
+
+    # ----------------------------------------------------------------- model files
+    def save(self, path: str | os.PathLike) -> None:
+        """Write ``config.json`` and ``weights.safetensors`` to directory ``path``."""
+        from memae.io import save
+
+        save(self, path)
+
+    # --------------------------------------------------------------------- helpers
+    def _check_fitted(self) -> None:
+        if not hasattr(self, "network_"):
+            raise NotFittedError(f"this {type(self).__name__} is not fitted yet; call fit(X) first")
+
+    def _draw_seed(self) -> int:
+        rs = self.random_state
+        if rs is None:
+            return int(np.random.SeedSequence().generate_state(1)[0])
+        if isinstance(rs, (int, np.integer)) and not isinstance(rs, bool) and rs >= 0:
+            return int(rs)
+        raise ValueError(f"random_state must be a non-negative int or None, got {rs!r}")
+
+    def _check_params(self) -> None:
+        if not 0.0 < self.contamination <= 0.5:
+            raise ValueError(f"contamination must be in (0, 0.5], got {self.contamination}")
+        if self.verbose not in (0, 1, 2):
+            raise ValueError(f"verbose must be 0, 1 or 2, got {self.verbose}")

@@ -1,0 +1,184 @@
+"""The MemAE memory module (Gong et al., ICCV 2019, Section 3.3).
+
+The encoder's code is used as a query into a learnable memory of ``N`` prototype
+items. Addressing weights are a softmax over similarities, sparsified by hard
+shrinkage and renormalised; the decoder then sees only a convex combination of
+memory items, which is what keeps anomalies from being reconstructed well.
+"""
+
+from __future__ import annotations
+
+from typing import Literal, NamedTuple
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+Addressing = Literal["cosine", "dot"]
+
+_ENTROPY_EPS = 1e-12  # inside log(w + eps): finite value *and* finite gradient at w = 0
+
+
+class MemoryOutput(NamedTuple):
+    """Result of :class:`Memory`.
+
+    Attributes
+    ----------
+    output : Tensor
+        The memory read-out ``z_hat = w_hat @ M``, same shape as the query.
+    attention : Tensor
+        The addressing weights ``w_hat``, shape ``(Q, N)`` where ``Q`` is the number
+        of queries (batch size, times every spatial/temporal location for maps).
+        Every row sums to 1.
+    """
+
+    output: Tensor
+    attention: Tensor
+
+
+def hard_shrink_relu(w: Tensor, lam: float, eps: float = 1e-12) -> Tensor:
+    """Continuous hard shrinkage of the paper's Eq. (7).
+
+    ``w_hat = relu(w - lam) * w / (|w - lam| + eps)``: entries below ``lam`` become 0,
+    entries above keep (almost exactly) their value, and the expression stays
+    differentiable almost everywhere, unlike a plain indicator.
+    """
+    return F.relu(w - lam) * w / ((w - lam).abs() + eps)
+
+
+def attention_entropy(attention: Tensor) -> Tensor:
+    """Mean entropy of the rows of ``attention`` (the paper's Eq. (9)).
+
+    ``0 * log 0`` is taken as 0 through ``log(w + 1e-12)``, which also keeps the
+    gradient finite at ``w = 0`` (``torch.xlogy`` would give a NaN gradient there).
+    """
+    return -(attention * torch.log(attention + _ENTROPY_EPS)).sum(dim=-1).mean()
+
+
+class Memory(nn.Module):
+    r"""Learnable memory addressed by attention, with hard-shrinkage sparsity.
+
+    For every query ``z`` (a row of a ``(B, C)`` batch, or every location of a
+    ``(B, C, *S)`` feature map, as the official code does):
+
+    1. similarities ``s_i = sim(z, m_i)`` to the ``N`` items ``m_i`` (rows of ``M``);
+    2. ``w = softmax(s)``;
+    3. if ``shrink_threshold > 0``: ``w_hat = hard_shrink_relu(w, lam)`` followed by
+       L1 renormalisation ``w_hat / ||w_hat||_1``;
+    4. ``z_hat = w_hat @ M``.
+
+    Parameters
+    ----------
+    num_items : int
+        ``N``, the number of memory items.
+    dim : int
+        ``C``, the size of each item (the encoder's channel/latent size).
+    shrink_threshold : float or None, default=None
+        ``lam``. ``None`` means ``1 / num_items``, the low end of the paper's
+        recommended interval ``[1/N, 3/N]``; ``0`` disables shrinkage (the
+        "MemAE-nonSpar" variant).
+    addressing : {"cosine", "dot"}, default="cosine"
+        ``"cosine"`` is the paper's Eq. (5); ``"dot"`` is the plain inner product the
+        official code (donggong1/memae-anomaly-detection) uses.
+    temperature : float, default=0.1
+        Cosine similarities are divided by this before the softmax. Cosine lies in
+        ``[-1, 1]``, so without a temperature the softmax over ``N`` items is nearly
+        uniform (every weight close to ``1/N``) and, with ``lam`` at or above ``1/N``,
+        shrinkage can zero every weight of a row at initialisation and stall
+        training. ``0.1`` (the usual contrastive-learning value) makes the weights
+        peaked enough to train from the start. Ignored for ``"dot"``.
+
+    Notes
+    -----
+    **Degenerate rows.** If every weight of a row falls below ``lam`` (possible
+    when ``lam > 1/N``), shrinkage would give an all-zero row; the official code then
+    decodes from the zero vector and no gradient reaches the memory for that query.
+    Here such a row falls back to its single most similar item (weight 1), so the
+    read-out is always a convex combination of memory items, never NaN, and the
+    nearest item still receives a gradient. ``last_dead_fraction`` records the
+    share of such rows in the latest forward pass.
+
+    Shapes
+    ------
+    - input: ``(B, C)`` or ``(B, C, *S)``
+    - output: same as input; attention: ``(B * prod(S), N)``
+
+    Examples
+    --------
+    >>> mem = Memory(num_items=50, dim=3)
+    >>> out = mem(torch.randn(8, 3))
+    >>> out.output.shape, out.attention.shape
+    (torch.Size([8, 3]), torch.Size([8, 50]))
+    """
+
+    def __init__(
+        self,
+        num_items: int,
+        dim: int,
+        shrink_threshold: float | None = None,
+        addressing: Addressing = "cosine",
+        temperature: float = 0.1,
+    ) -> None:
+        super().__init__()
+        if num_items < 1 or dim < 1:
+            raise ValueError(f"memory needs num_items >= 1 and dim >= 1, got {num_items}, {dim}")
+        if addressing not in ("cosine", "dot"):
+            raise ValueError(f"addressing must be 'cosine' or 'dot', got {addressing!r}")
+        if temperature <= 0:
+            raise ValueError(f"temperature must be > 0, got {temperature}")
+        lam = 1.0 / num_items if shrink_threshold is None else float(shrink_threshold)
+        if not 0.0 <= lam < 1.0:
+            raise ValueError(f"shrink_threshold must be in [0, 1), got {lam}")
+        self.num_items = num_items
+        self.dim = dim
+        self.shrink_threshold = lam
+        self.addressing = addressing
+        self.temperature = temperature
+        self.weight = nn.Parameter(torch.empty(num_items, dim))
+        self.last_dead_fraction = 0.0
+        self.reset_parameters()
+
+    def reset_parameters(self) -> None:
+        # Same initialisation as the official MemModule: U(-1/sqrt(C), 1/sqrt(C)).
+        bound = 1.0 / self.dim**0.5
+        nn.init.uniform_(self.weight, -bound, bound)
+
+    def extra_repr(self) -> str:
+        return (
+            f"num_items={self.num_items}, dim={self.dim}, "
+            f"shrink_threshold={self.shrink_threshold:g}, addressing={self.addressing!r}, temperature={self.temperature:g}"
+        )
+
+    def address(self, query: Tensor) -> Tensor:
+        """Addressing weights ``w_hat`` for a ``(Q, C)`` batch of queries, shape ``(Q, N)``."""
+        if self.addressing == "cosine":
+            sim = F.normalize(query, dim=1) @ F.normalize(self.weight, dim=1).T
+            sim = sim / self.temperature
+        else:
+            sim = query @ self.weight.T
+        w = torch.softmax(sim, dim=1)
+        if self.shrink_threshold > 0:
+            shrunk = hard_shrink_relu(w, self.shrink_threshold)
+            dead = shrunk.sum(dim=1, keepdim=True) == 0
+            self.last_dead_fraction = 0.0
+            if bool(dead.any()):
+                nearest = F.one_hot(w.argmax(dim=1), self.num_items).to(w.dtype)
+                shrunk = torch.where(dead, nearest, shrunk)
+                self.last_dead_fraction = float(dead.float().mean())
+            w = F.normalize(shrunk, p=1, dim=1)
+        return w
+
+    def forward(self, z: Tensor) -> MemoryOutput:
+        if z.dim() < 2 or z.shape[1] != self.dim:
+            raise ValueError(
+                f"Memory expects input of shape (B, {self.dim}) or (B, {self.dim}, ...), "
+                f"got {tuple(z.shape)}"
+            )
+        if z.dim() == 2:
+            att = self.address(z)
+            return MemoryOutput(att @ self.weight, att)
+        # Feature map: every location is its own query (channels last, then flatten).
+        moved = z.movedim(1, -1)
+        att = self.address(moved.reshape(-1, self.dim))
+        out = (att @ self.weight).reshape(moved.shape).movedim(-1, 1)
+        return MemoryOutput(out, att)

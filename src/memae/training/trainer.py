@@ -1,0 +1,339 @@
+"""The one training loop every detector uses.
+
+Adam over shuffled mini-batches, an optional validation split with early stopping
+on the *unlabelled* reconstruction loss, a tqdm progress bar, a hard stop on
+NaN/inf losses, and checkpoints that can be resumed bit-exactly.
+
+Exact resumption works because nothing random is carried from one epoch to the
+next: the shuffling order and any stochastic layer of epoch ``e`` are seeded from
+``(seed, e)``. A checkpoint therefore only needs the model, the optimizer state and
+the early-stopping bookkeeping.
+"""
+
+from __future__ import annotations
+
+import copy
+import hashlib
+import json
+import math
+import os
+from collections.abc import Callable, Sequence
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import torch
+from safetensors.torch import load_file, save_file
+from torch import Tensor, nn
+from tqdm.auto import tqdm
+
+LossFn = Callable[[nn.Module, Tensor], dict[str, Tensor]]
+"""``loss_fn(model, batch) -> {"loss": scalar to minimise, "recon": reconstruction loss}``."""
+
+EpochCallback = Callable[[int, dict[str, float]], None]
+
+CHECKPOINT_WEIGHTS = "checkpoint.safetensors"
+CHECKPOINT_STATE = "checkpoint.json"
+
+
+class TrainingError(RuntimeError):
+    """Training cannot go on (for example the loss became NaN or infinite)."""
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """Settings of :func:`train`.
+
+    Parameters
+    ----------
+    epochs : int
+        Maximum number of passes over the training rows.
+    batch_size : int
+        Mini-batch size (the last, smaller batch of an epoch is kept).
+    lr : float
+        Adam learning rate.
+    weight_decay : float
+        Adam's L2 weight decay.
+    validation_fraction : float
+        Share of the rows held out (at random, once) to monitor the reconstruction
+        loss. ``0`` trains on everything and returns the last iterate.
+    patience : int or None
+        With a validation split: stop after this many epochs without improvement and
+        restore the best weights. ``None`` never stops early (the best weights are
+        still restored).
+    seed : int
+        Seeds the split, the shuffling and stochastic layers.
+    verbose : int
+        ``0``: silent; ``1``: a progress bar over epochs.
+    """
+
+    epochs: int
+    batch_size: int
+    lr: float
+    weight_decay: float = 0.0
+    validation_fraction: float = 0.0
+    patience: int | None = None
+    seed: int = 0
+    verbose: int = 0
+
+    def __post_init__(self) -> None:
+        if self.epochs < 1:
+            raise ValueError(f"epochs must be >= 1, got {self.epochs}")
+        if self.batch_size < 1:
+            raise ValueError(f"batch_size must be >= 1, got {self.batch_size}")
+        if not self.lr > 0:
+            raise ValueError(f"lr must be > 0, got {self.lr}")
+        if not 0.0 <= self.validation_fraction < 1.0:
+            raise ValueError(
+                f"validation_fraction must be in [0, 1), got {self.validation_fraction}"
+            )
+        if self.patience is not None and self.patience < 1:
+            raise ValueError(f"patience must be >= 1 or None, got {self.patience}")
+
+
+@dataclass
+class TrainResult:
+    """What :func:`train` reports: per-epoch losses and where it stopped."""
+
+    history: list[dict[str, float]] = field(default_factory=list)
+    best_epoch: int | None = None
+    stopped_early: bool = False
+    resumed_from_epoch: int = 0
+
+
+def _epoch_seed(seed: int, epoch: int) -> int:
+    return (seed * 1_000_003 + epoch * 7919 + 17) % (2**63 - 1)
+
+
+def _fingerprint(model: nn.Module, data: Tensor, config: TrainConfig) -> str:
+    """Identifies a run, so a checkpoint is never resumed with other data or settings."""
+    h = hashlib.sha256()
+    settings = {k: v for k, v in asdict(config).items() if k != "verbose"}
+    h.update(json.dumps(settings, sort_keys=True).encode())
+    for name, p in model.state_dict().items():
+        h.update(f"{name}:{tuple(p.shape)}".encode())
+    h.update(str(tuple(data.shape)).encode())
+    h.update(data.detach().cpu().contiguous().numpy().tobytes())
+    return h.hexdigest()
+
+
+def _split(n: int, config: TrainConfig) -> tuple[Tensor, Tensor | None]:
+    if config.validation_fraction == 0:
+        return torch.arange(n), None
+    n_val = max(1, round(n * config.validation_fraction))
+    if n - n_val < 1:
+        raise ValueError(
+            f"validation_fraction={config.validation_fraction} leaves no training rows"
+        )
+    perm = torch.randperm(n, generator=torch.Generator().manual_seed(config.seed))
+    return perm[n_val:], perm[:n_val]
+
+
+def _flatten_optimizer(opt: torch.optim.Optimizer) -> dict[str, Tensor]:
+    out = {}
+    for pid, state in opt.state_dict()["state"].items():
+        for key, value in state.items():
+            out[f"optim.{pid}.{key}"] = torch.as_tensor(value).detach().cpu().contiguous()
+    return out
+
+
+def _restore_optimizer(opt: torch.optim.Optimizer, tensors: dict[str, Tensor]) -> None:
+    sd = opt.state_dict()
+    state: dict[int, dict[str, Tensor]] = {}
+    for name, value in tensors.items():
+        if name.startswith("optim."):
+            _, pid, key = name.split(".", 2)
+            state.setdefault(int(pid), {})[key] = value
+    sd["state"] = state
+    opt.load_state_dict(sd)
+
+
+def _write_checkpoint(
+    directory: Path,
+    model: nn.Module,
+    opt: torch.optim.Optimizer,
+    best_state: dict[str, Tensor] | None,
+    meta: dict,
+) -> None:
+    directory.mkdir(parents=True, exist_ok=True)
+    tensors = {f"model.{k}": v.detach().cpu().contiguous() for k, v in model.state_dict().items()}
+    if best_state is not None:
+        tensors.update({f"best.{k}": v.detach().cpu().contiguous() for k, v in best_state.items()})
+    tensors.update(_flatten_optimizer(opt))
+    # Write-then-rename so that a run killed mid-write leaves the previous checkpoint.
+    tmp_w = directory / (CHECKPOINT_WEIGHTS + ".tmp")
+    tmp_s = directory / (CHECKPOINT_STATE + ".tmp")
+    save_file(tensors, str(tmp_w))
+    tmp_s.write_text(json.dumps(meta))
+    os.replace(tmp_w, directory / CHECKPOINT_WEIGHTS)
+    os.replace(tmp_s, directory / CHECKPOINT_STATE)
+
+
+def _read_checkpoint(directory: Path, fingerprint: str) -> tuple[dict, dict[str, Tensor]] | None:
+    state_path, weights_path = directory / CHECKPOINT_STATE, directory / CHECKPOINT_WEIGHTS
+    if not state_path.exists():
+        return None
+    try:
+        meta = json.loads(state_path.read_text())
+        tensors = load_file(str(weights_path))
+    except Exception as exc:  # corrupt or half-written checkpoint
+        raise TrainingError(f"cannot read the checkpoint in {directory}: {exc}") from exc
+    if meta.get("fingerprint") != fingerprint:
+        raise TrainingError(
+            f"the checkpoint in {directory} belongs to another run (different data, settings "
+            "or network); delete it or use another checkpoint directory"
+        )
+    return meta, tensors
+
+
+def train(
+    model: nn.Module,
+    data: Tensor,
+    loss_fn: LossFn,
+    config: TrainConfig,
+    *,
+    device: torch.device | str = "cpu",
+    checkpoint_dir: str | os.PathLike | None = None,
+    checkpoint_every: int = 1,
+    resume: bool = True,
+    callbacks: Sequence[EpochCallback] = (),
+) -> TrainResult:
+    """Train ``model`` in place on the rows of ``data`` and return its history.
+
+    Parameters
+    ----------
+    model : nn.Module
+        Trained in place; moved to ``device``.
+    data : Tensor
+        Training samples ``(n, *sample_shape)``, float32, already preprocessed.
+    loss_fn : callable
+        ``loss_fn(model, batch)`` returning ``{"loss": ..., "recon": ...}``; ``"recon"``
+        (the unlabelled reconstruction loss) is what the validation split monitors.
+    config : TrainConfig
+    device : torch.device or str
+    checkpoint_dir : path, optional
+        Write a checkpoint there every ``checkpoint_every`` epochs (and at the end).
+    resume : bool
+        If ``checkpoint_dir`` holds a checkpoint of this same run, continue from it.
+        The result is identical to an uninterrupted run.
+    callbacks : sequence of callables
+        ``cb(epoch, losses)`` after every epoch (after any checkpoint is written).
+
+    Raises
+    ------
+    TrainingError
+        If a loss becomes NaN or infinite, or a checkpoint cannot be used.
+    """
+    if checkpoint_every < 1:
+        raise ValueError(f"checkpoint_every must be >= 1, got {checkpoint_every}")
+    device = torch.device(device)
+    model.to(device)
+    data = data.to(device)
+    train_idx, val_idx = _split(len(data), config)
+    train_idx = train_idx.to(device)
+    opt = torch.optim.Adam(model.parameters(), lr=config.lr, weight_decay=config.weight_decay)
+
+    result = TrainResult()
+    best_val, best_state, bad_epochs, start_epoch = math.inf, None, 0, 0
+    ckpt_dir = Path(checkpoint_dir) if checkpoint_dir is not None else None
+    fingerprint = _fingerprint(model, data, config) if ckpt_dir is not None else ""
+    if ckpt_dir is not None and resume:
+        found = _read_checkpoint(ckpt_dir, fingerprint)
+        if found is not None:
+            meta, tensors = found
+            model.load_state_dict(
+                {k[6:]: v for k, v in tensors.items() if k.startswith("model.")}, strict=True
+            )
+            _restore_optimizer(opt, tensors)
+            best = {k[5:]: v.to(device) for k, v in tensors.items() if k.startswith("best.")}
+            best_state = best or None
+            best_val = meta["best_val"] if meta["best_val"] is not None else math.inf
+            bad_epochs, start_epoch = meta["bad_epochs"], meta["epoch"]
+            result.history, result.best_epoch = meta["history"], meta["best_epoch"]
+            result.stopped_early = meta["stopped_early"]
+            result.resumed_from_epoch = start_epoch
+
+    def checkpoint(epoch: int) -> None:
+        if ckpt_dir is None:
+            return
+        meta = {
+            "fingerprint": fingerprint,
+            "epoch": epoch,
+            "best_val": None if math.isinf(best_val) else best_val,
+            "best_epoch": result.best_epoch,
+            "bad_epochs": bad_epochs,
+            "stopped_early": result.stopped_early,
+            "history": result.history,
+        }
+        _write_checkpoint(ckpt_dir, model, opt, best_state, meta)
+
+    n_train, bs = len(train_idx), config.batch_size
+    devices = [device.index or 0] if device.type == "cuda" else []
+    bar = tqdm(
+        total=config.epochs,
+        initial=start_epoch,
+        desc="fit",
+        unit="epoch",
+        disable=config.verbose == 0 or result.stopped_early,
+        leave=False,
+    )
+    # fork_rng: the seeding below must not leak into the caller's global RNG state.
+    with torch.random.fork_rng(devices=devices), bar:
+        for epoch in range(start_epoch, config.epochs):
+            if result.stopped_early:
+                break
+            torch.manual_seed(_epoch_seed(config.seed, epoch))
+            gen = torch.Generator().manual_seed(_epoch_seed(config.seed, epoch))
+            order = train_idx[torch.randperm(n_train, generator=gen).to(device)]
+            model.train()
+            total = torch.zeros((), device=device, dtype=torch.float64)
+            for start in range(0, n_train, bs):
+                batch = data[order[start : start + bs]]
+                loss = loss_fn(model, batch)["loss"]
+                opt.zero_grad(set_to_none=True)
+                loss.backward()
+                opt.step()
+                total += loss.detach().double() * len(batch)
+            train_loss = float(total) / n_train
+            if not math.isfinite(train_loss):
+                raise TrainingError(
+                    f"the training loss became {train_loss} in epoch {epoch + 1}; lower the "
+                    "learning rate or check the input scaling (preprocessing)"
+                )
+            losses = {"epoch": epoch + 1, "loss": train_loss}
+            if val_idx is not None:
+                val_loss = evaluate_loss(model, data[val_idx.to(device)], loss_fn, bs)
+                losses["val_recon"] = val_loss
+                if val_loss < best_val:
+                    best_val, bad_epochs, result.best_epoch = val_loss, 0, epoch + 1
+                    best_state = copy.deepcopy(model.state_dict())
+                else:
+                    bad_epochs += 1
+                    if config.patience is not None and bad_epochs >= config.patience:
+                        result.stopped_early = True
+            result.history.append(losses)
+            bar.update(1)
+            bar.set_postfix({k: f"{v:.4g}" for k, v in losses.items() if k != "epoch"})
+            done = epoch + 1 == config.epochs or result.stopped_early
+            if (epoch + 1) % checkpoint_every == 0 or done:
+                checkpoint(epoch + 1)
+            for cb in callbacks:
+                cb(epoch + 1, losses)
+
+    if best_state is not None:
+        model.load_state_dict(best_state)
+    model.eval()
+    return result
+
+
+@torch.no_grad()
+def evaluate_loss(model: nn.Module, data: Tensor, loss_fn: LossFn, batch_size: int) -> float:
+    """Mean of ``loss_fn(...)["recon"]`` over ``data`` in eval mode (no gradient)."""
+    model.eval()
+    total = 0.0
+    for start in range(0, len(data), batch_size):
+        batch = data[start : start + batch_size]
+        total += float(loss_fn(model, batch)["recon"]) * len(batch)
+    value = total / len(data)
+    if not math.isfinite(value):
+        raise TrainingError(f"the validation loss became {value}")
+    return value

@@ -1,0 +1,94 @@
+"""Input checking: every public entry point turns user data into a clean float array here."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+
+
+def _feature_names(X: Any) -> list[str] | None:
+    columns = getattr(X, "columns", None)
+    if columns is None:
+        return None
+    return [str(c) for c in columns]
+
+
+def check_array(
+    X: Any,
+    *,
+    name: str = "X",
+    n_features: int | None = None,
+    feature_names: Sequence[str] | None = None,
+    estimator: str = "the detector",
+) -> tuple[np.ndarray, list[str] | None]:
+    """Validate tabular input and return it as a C-contiguous float32 array.
+
+    Accepts numpy arrays, pandas DataFrames and (nested) lists. Returns the array
+    and the column names (``None`` unless ``X`` is a DataFrame).
+
+    Raises
+    ------
+    ValueError
+        Naming the problem: non-numeric columns or values, not two-dimensional,
+        empty, NaN or infinite entries, or a feature count (or DataFrame column
+        names) different from those seen in ``fit``.
+    """
+    names = _feature_names(X)
+    if names is not None:  # DataFrame: name the offending columns
+        bad = [str(c) for c, dt in X.dtypes.items() if not _is_numeric_dtype(dt)]
+        if bad:
+            raise ValueError(f"{name} has non-numeric columns: {bad[:10]}")
+        X = X.to_numpy()
+    try:
+        arr = np.asarray(X)
+    except ValueError as exc:  # ragged lists
+        raise ValueError(f"{name} could not be read as an array: {exc}") from None
+    if arr.dtype.kind not in "biuf":
+        try:
+            arr = arr.astype(np.float64)
+        except (TypeError, ValueError):
+            raise ValueError(
+                f"{name} has non-numeric values (dtype {arr.dtype}); convert or drop them first"
+            ) from None
+        if arr.dtype.kind == "c":  # pragma: no cover - astype(float) already fails
+            raise ValueError(f"{name} is complex-valued")
+    if arr.ndim != 2:
+        hint = " (reshape(-1, 1) for a single feature)" if arr.ndim == 1 else ""
+        raise ValueError(
+            f"{name} must be 2-dimensional (n_samples, n_features), got shape {arr.shape}{hint}"
+        )
+    if arr.shape[0] == 0:
+        raise ValueError(f"{name} is empty: 0 samples")
+    if arr.shape[1] == 0:
+        raise ValueError(f"{name} is empty: 0 features")
+    if n_features is not None and arr.shape[1] != n_features:
+        raise ValueError(
+            f"{name} has {arr.shape[1]} features, but {estimator} was fitted with {n_features}"
+        )
+    if feature_names is not None and names is not None and list(feature_names) != names:
+        raise ValueError(
+            f"{name}'s column names differ from those seen in fit: expected "
+            f"{list(feature_names)[:10]}..., got {names[:10]}..."
+        )
+    with np.errstate(over="ignore"):  # too large for float32 -> inf, reported below
+        arr = np.ascontiguousarray(arr, dtype=np.float32)
+    finite = np.isfinite(arr)
+    if not finite.all():
+        bad_rows = np.flatnonzero(~finite.all(axis=1))
+        kinds = " and ".join(
+            label
+            for label, hit in (("NaN", np.isnan(arr).any()), ("inf", np.isinf(arr).any()))
+            if hit
+        )
+        raise ValueError(
+            f"{name} contains {kinds} (or values too large for float32) "
+            f"in {bad_rows.size} row(s), first at row {bad_rows[0]}"
+        )
+    return arr, names
+
+
+def _is_numeric_dtype(dtype: Any) -> bool:
+    kind = getattr(dtype, "kind", "O")
+    return kind in "biuf"

@@ -1,0 +1,51 @@
+import os
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+SHARED = ROOT.parent / "shared" / "data"
+
+
+def data_root() -> Path:
+    return Path(os.environ.get("MEMAE_DATA", SHARED))
+
+
+@pytest.fixture(scope="session")
+def kdd():
+    """The shared KDDCUP99 npz (X float32, y with 1 = the protocol's anomaly class)."""
+    from memae.datasets import DataNotFoundError, load_kdd
+
+    try:
+        return load_kdd(data_root())
+    except DataNotFoundError:
+        if os.environ.get("CI"):
+            raise
+        pytest.skip("shared KDD data not found (set MEMAE_DATA)")
+
+
+@pytest.fixture(scope="session")
+def kdd_slice(kdd):
+    """A small real slice: 6000 attack rows for training, 1000 attack + 1000 normal to test."""
+    X, y = kdd
+    rng = np.random.default_rng(0)
+    normal = rng.permutation(np.flatnonzero(y == 0))
+    anomal = rng.permutation(np.flatnonzero(y == 1))
+    X_train = X[normal[:6000]]
+    X_test = np.concatenate([X[normal[6000:7000]], X[anomal[:1000]]])
+    y_test = np.r_[np.zeros(1000, int), np.ones(1000, int)]
+    return X_train, X_test, y_test
+
+
+@pytest.fixture()
+def planted():
+    """Normal rows on a 3-d linear manifold in 12-d plus noise; anomalies off it."""
+    rng = np.random.default_rng(1)
+    basis = rng.normal(size=(3, 12))
+    normal = rng.normal(size=(1500, 3)) @ basis + 0.05 * rng.normal(size=(1500, 12))
+    test_normal = rng.normal(size=(200, 3)) @ basis + 0.05 * rng.normal(size=(200, 12))
+    anomalies = rng.normal(size=(200, 12)) * 2.0
+    X_test = np.concatenate([test_normal, anomalies]).astype(np.float32)
+    y_test = np.r_[np.zeros(200, int), np.ones(200, int)]
+    return normal.astype(np.float32), X_test, y_test

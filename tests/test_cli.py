@@ -1,0 +1,100 @@
+import json
+import subprocess
+import sys
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from memae import load
+from memae.cli import main
+from memae.demo import run_demo
+
+
+@pytest.fixture()
+def files(kdd_slice, tmp_path):
+    X_train, X_test, _ = kdd_slice
+    cols = [f"f{i}" for i in range(X_train.shape[1])]
+    train_csv = tmp_path / "train.csv"
+    frame = pd.DataFrame(X_train[:2000], columns=cols)
+    frame.insert(0, "label", 0)
+    frame.to_csv(train_csv, index=False)
+    np.save(tmp_path / "test.npy", X_test)
+    pd.DataFrame(X_test, columns=cols).to_parquet(tmp_path / "test.parquet")
+    return tmp_path, train_csv
+
+
+def test_fit_and_score_round_trip(files, capsys, kdd_slice):
+    tmp, train_csv = files
+    model = tmp / "model"
+    assert (
+        main(
+            [
+                "fit",
+                str(train_csv),
+                "--model",
+                "memae",
+                "--preset",
+                "kdd",
+                "--epochs",
+                "2",
+                "--random-state",
+                "0",
+                "--label-column",
+                "label",
+                "--out",
+                str(model),
+                "--quiet",
+            ]
+        )
+        == 0
+    )
+    assert "saved to" in capsys.readouterr().out
+    assert main(["score", str(model), str(tmp / "test.npy"), "--out", str(tmp / "s.csv")]) == 0
+    scores = np.loadtxt(tmp / "s.csv", delimiter=",", skiprows=1)
+    det = load(model)
+    np.testing.assert_allclose(scores[:, 0], det.decision_function(kdd_slice[1]), rtol=1e-7)
+    np.testing.assert_array_equal(scores[:, 1], det.predict(kdd_slice[1]))
+    # Parquet with column names (the model was fitted on CSV columns f0..f117 + dropped label)
+    assert main(["score", str(model), str(tmp / "test.parquet"), "--out", str(tmp / "s.npy")]) == 0
+    np.testing.assert_allclose(np.load(tmp / "s.npy"), scores[:, 0], rtol=1e-7)
+    assert json.loads((model / "config.json").read_text())["params"]["memory_size"] == 50
+
+
+def test_errors_are_one_line(files, capsys):
+    tmp, train_csv = files
+    assert main(["score", str(tmp / "missing"), str(tmp / "test.npy")]) == 1
+    err = capsys.readouterr().err
+    assert err.startswith("memae score: error:") and err.count("\n") == 1
+    assert main(["fit", str(tmp / "nope.csv"), "--out", str(tmp / "m")]) == 1
+    assert "no such file" in capsys.readouterr().err
+    np.save(tmp / "bad.npy", np.array([[1.0, np.nan]]))
+    assert main(["fit", str(tmp / "bad.npy"), "--out", str(tmp / "m")]) == 1
+    assert "NaN" in capsys.readouterr().err
+    assert main(["fit", str(train_csv), "--preset", "nope", "--out", str(tmp / "m")]) == 1
+    assert "unknown preset" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("cmd", [[], ["fit"], ["score"], ["benchmark"], ["demo"]])
+def test_help_everywhere(cmd):
+    out = subprocess.run(
+        [sys.executable, "-m", "memae", *cmd, "--help"], capture_output=True, text=True, check=True
+    ).stdout
+    assert "usage: memae" in out
+
+
+def test_benchmark_kdd_quick(tmp_path, kdd):
+    assert (
+        main(["benchmark", "kdd", "--quick", "--methods", "AE", "MemAE", "--out", str(tmp_path)])
+        == 0
+    )
+    results = json.loads((tmp_path / "kdd-quick.json").read_text())
+    assert set(results["summary"]) == {"AE", "MemAE"}
+    assert results["summary"]["MemAE"]["f1"]["mean"] > 0.5
+    assert "| MemAE |" in (tmp_path / "kdd-quick.md").read_text()
+
+
+def test_demo_runs_and_separates_digits(capsys):
+    aucs = run_demo(epochs=15, digits=[0, 1])
+    assert "mean" in capsys.readouterr().out
+    assert min(aucs["MemAE"]) > 0.8 and min(aucs["AE"]) > 0.8

@@ -1,0 +1,173 @@
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+from sklearn.base import clone
+from sklearn.metrics import roc_auc_score
+
+from memae import AutoEncoder, MemAE, NotFittedError
+from memae.nn import attention_entropy, squared_error
+
+FAST = dict(epochs=8, batch_size=64, hidden_dims=(16, 8), latent_dim=3, random_state=0)
+
+
+@pytest.mark.parametrize("cls", [AutoEncoder, MemAE])
+def test_api_and_planted_anomalies(cls, planted):
+    X, X_test, y_test = planted
+    det = cls(contamination=0.05, **FAST)
+    assert det.fit(X) is det
+    scores = det.decision_function(X_test)
+    assert scores.shape == (len(X_test),) and scores.dtype == np.float64
+    assert roc_auc_score(y_test, scores) > 0.95
+    np.testing.assert_array_equal(det.score_samples(X_test), -scores)
+    np.testing.assert_array_equal(det.predict(X_test), (scores > det.threshold_).astype(int))
+    assert set(np.unique(det.predict(X_test))) <= {0, 1}
+    assert det.decision_scores_.shape == (len(X),)
+    assert det.threshold_ == pytest.approx(np.quantile(det.decision_scores_, 0.95))
+    assert abs(det.labels_.mean() - 0.05) < 0.01
+    np.testing.assert_array_equal(det.fit_predict(X), det.labels_)
+
+
+@pytest.mark.parametrize("cls", [AutoEncoder, MemAE])
+def test_constructor_stores_params_only_and_clone(cls):
+    det = cls(epochs=3, latent_dim=4)
+    assert set(vars(det)) == set(det.get_params())
+    twin = clone(det)
+    assert twin.get_params() == det.get_params()
+    det.set_params(epochs=7)
+    assert det.epochs == 7
+
+
+def test_memae_specific_params():
+    assert "l1_weight" not in MemAE().get_params()
+    assert {"memory_size", "shrink_threshold", "entropy_weight"} <= set(MemAE().get_params())
+    assert "l1_weight" in AutoEncoder().get_params()
+
+
+@pytest.mark.parametrize("cls", [AutoEncoder, MemAE])
+def test_random_state_gives_bit_identical_fits(cls, planted):
+    X = planted[0]
+    a = cls(**FAST).fit(X)
+    b = cls(**FAST).fit(X)
+    for (ka, va), (kb, vb) in zip(a.network_.state_dict().items(), b.network_.state_dict().items(), strict=True):
+        assert ka == kb and torch.equal(va, vb)
+    np.testing.assert_array_equal(a.decision_scores_, b.decision_scores_)
+    c = cls(**{**FAST, "random_state": 1}).fit(X)
+    assert not np.array_equal(a.decision_scores_, c.decision_scores_)
+
+
+def test_fit_leaves_global_rng_alone(planted):
+    torch.manual_seed(123)
+    before = torch.get_rng_state()
+    MemAE(**FAST).fit(planted[0])
+    assert torch.equal(before, torch.get_rng_state())
+
+
+def test_memae_loss_is_recon_plus_weighted_entropy(planted):
+    det = MemAE(entropy_weight=0.5, **FAST).fit(planted[0])
+    batch = torch.from_numpy(planted[0][:32])
+    out = det.network_(batch)
+    expected_recon = squared_error(batch, out.reconstruction).mean()
+    loss = det._loss(det.network_, batch)
+    torch.testing.assert_close(loss["recon"], expected_recon)
+    torch.testing.assert_close(
+        loss["loss"], expected_recon + 0.5 * attention_entropy(out.attention)
+    )
+
+
+def test_ae_l1_adds_latent_penalty(planted):
+    det = AutoEncoder(l1_weight=2.0, **FAST).fit(planted[0])
+    batch = torch.from_numpy(planted[0][:32])
+    out = det.network_(batch)
+    loss = det._loss(det.network_, batch)
+    torch.testing.assert_close(loss["loss"], loss["recon"] + 2.0 * out.code.abs().mean())
+
+
+def test_kdd_preset_network_matches_paper():
+    det = MemAE.from_preset("kdd", epochs=1)
+    net = det._build_network((118,))
+    linears = [m for m in net.modules() if isinstance(m, torch.nn.Linear)]
+    widths = [(m.in_features, m.out_features) for m in linears]
+    assert widths == [
+        (118, 60),
+        (60, 30),
+        (30, 10),
+        (10, 3),
+        (3, 10),
+        (10, 30),
+        (30, 60),
+        (60, 118),
+    ]
+    assert sum(isinstance(m, torch.nn.Tanh) for m in net.modules()) == 6  # all but 2 last layers
+    assert tuple(net.memory.weight.shape) == (50, 3)
+    assert det.entropy_weight == 0.0002 and det.epochs == 1
+    ae = AutoEncoder.from_preset("kdd")
+    assert ae._build_network((118,)).memory is None and ae.hidden_dims == (60, 30, 10)
+    with pytest.raises(ValueError, match="unknown preset"):
+        MemAE.from_preset("imagenet")
+
+
+def test_real_kdd_slice_separates_anomalies(kdd_slice):
+    X_train, X_test, y_test = kdd_slice
+    for cls in (AutoEncoder, MemAE):
+        det = cls.from_preset("kdd", epochs=5, batch_size=256, random_state=0).fit(X_train)
+        assert roc_auc_score(y_test, det.decision_function(X_test)) > 0.9, cls.__name__
+
+
+def test_device_handling(planted):
+    det = AutoEncoder(**FAST).fit(planted[0][:200])
+    assert det.device_.type == ("cuda" if torch.cuda.is_available() else "cpu")
+    if not torch.cuda.is_available():
+        with pytest.raises(ValueError, match="CUDA is not available"):
+            AutoEncoder(device="cuda", **FAST).fit(planted[0][:200])
+    with pytest.raises(ValueError, match="device"):
+        AutoEncoder(device="tpu", **FAST).fit(planted[0][:200])
+
+
+def test_not_fitted_raises():
+    with pytest.raises(NotFittedError, match="not fitted"):
+        MemAE().decision_function(np.zeros((2, 3)))
+
+
+BAD = [
+    (np.array([[1.0, np.nan], [0.0, 1.0]]), "NaN"),
+    (np.array([[1.0, np.inf], [0.0, 1.0]]), "inf"),
+    (np.zeros(5), "2-dimensional"),
+    (np.zeros((2, 3, 4)), "2-dimensional"),
+    (np.zeros((0, 4)), "empty"),
+    ([["a", "b"], ["c", "d"]], "non-numeric"),
+    (pd.DataFrame({"x": [1.0, 2.0], "proto": ["tcp", "udp"]}), r"non-numeric columns: \['proto'\]"),
+    (np.array([[1e300, 0.0]]), "inf"),
+]
+
+
+@pytest.mark.parametrize(("X", "message"), BAD)
+def test_bad_training_input_raises_clear_error(X, message):
+    with pytest.raises(ValueError, match=message):
+        AutoEncoder(**FAST).fit(X)
+
+
+def test_bad_scoring_input_and_feature_count(planted):
+    det = MemAE(**FAST).fit(planted[0])
+    with pytest.raises(ValueError, match="has 5 features, but this MemAE was fitted with 12"):
+        det.decision_function(np.zeros((3, 5)))
+    with pytest.raises(ValueError, match="NaN"):
+        det.predict(np.full((2, 12), np.nan))
+    with pytest.raises(ValueError, match="empty"):
+        det.decision_function(np.zeros((0, 12)))
+
+
+def test_dataframes_and_lists_accepted_and_names_checked(planted):
+    X = planted[0][:300]
+    df = pd.DataFrame(X, columns=[f"f{i}" for i in range(12)])
+    det = AutoEncoder(**FAST).fit(df)
+    assert det.feature_names_in_ == list(df.columns)
+    np.testing.assert_allclose(det.decision_function(X.tolist()), det.decision_function(df))
+    with pytest.raises(ValueError, match="column names differ"):
+        det.decision_function(df.rename(columns={"f0": "other"}))
+
+
+@pytest.mark.parametrize("kwargs", [{"contamination": 0.7}, {"random_state": -1}, {"epochs": 0}])
+def test_bad_parameters_raise(kwargs, planted):
+    with pytest.raises(ValueError):
+        AutoEncoder(**{**FAST, **kwargs}).fit(planted[0][:100])

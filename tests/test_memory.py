@@ -1,0 +1,109 @@
+import math
+
+import pytest
+import torch
+import torch.nn.functional as F
+
+from memae.nn import Memory, attention_entropy, hard_shrink_relu
+
+
+def test_hard_shrink_hand_checked():
+    w = torch.tensor([[0.5, 0.3, 0.2]])
+    out = hard_shrink_relu(w, 0.25)
+    torch.testing.assert_close(out, torch.tensor([[0.5, 0.3, 0.0]]), atol=1e-6, rtol=0)
+    torch.testing.assert_close(F.normalize(out, p=1, dim=1), torch.tensor([[0.625, 0.375, 0.0]]))
+
+
+def test_shrinkage_and_renormalisation_in_module():
+    torch.manual_seed(0)
+    mem = Memory(num_items=4, dim=3, shrink_threshold=0.2, addressing="dot")
+    z = torch.randn(5, 3)
+    w = torch.softmax(z @ mem.weight.T, dim=1)
+    expected = torch.where(w > 0.2, w, torch.zeros_like(w))
+    expected = expected / expected.sum(1, keepdim=True)
+    out = mem(z)
+    torch.testing.assert_close(out.attention, expected, atol=1e-5, rtol=0)
+    torch.testing.assert_close(out.output, out.attention @ mem.weight)
+    assert torch.allclose(out.attention.sum(1), torch.ones(5))
+
+
+def test_no_shrinkage_is_plain_softmax_and_cosine_uses_temperature():
+    torch.manual_seed(0)
+    z = torch.randn(6, 4)
+    dot = Memory(10, 4, shrink_threshold=0.0, addressing="dot")
+    torch.testing.assert_close(dot(z).attention, torch.softmax(z @ dot.weight.T, 1))
+    cos = Memory(10, 4, shrink_threshold=0.0, addressing="cosine", temperature=0.5)
+    sim = F.cosine_similarity(z[:, None, :], cos.weight[None], dim=2) / 0.5
+    torch.testing.assert_close(cos(z).attention, torch.softmax(sim, 1), atol=1e-6, rtol=1e-5)
+
+
+def test_default_threshold_is_one_over_n():
+    assert Memory(50, 3).shrink_threshold == pytest.approx(1 / 50)
+
+
+def test_feature_map_addresses_every_location():
+    torch.manual_seed(0)
+    mem = Memory(20, 8)
+    fmap = torch.randn(2, 8, 3, 5)
+    out = mem(fmap)
+    assert out.output.shape == fmap.shape
+    assert out.attention.shape == (2 * 3 * 5, 20)
+    # location (b=1, h=2, w=4) equals the vector path on that location's channels
+    single = mem(fmap[1, :, 2, 4][None])
+    torch.testing.assert_close(out.output[1, :, 2, 4], single.output[0])
+    # 3-d maps (video: B, C, T, H, W) too
+    assert mem(torch.randn(1, 8, 2, 3, 3)).output.shape == (1, 8, 2, 3, 3)
+
+
+def test_degenerate_row_falls_back_to_nearest_item_without_nan():
+    mem = Memory(num_items=4, dim=2, shrink_threshold=0.9, addressing="dot")
+    with torch.no_grad():
+        mem.weight.copy_(torch.tensor([[1.0, 0.0], [0.0, 1.0], [-1.0, 0.0], [0.0, -1.0]]))
+    z = torch.tensor([[0.3, 0.1], [0.0, -0.2]], requires_grad=True)
+    out = mem(z)  # every softmax weight is < 0.9
+    assert mem.last_dead_fraction == 1.0
+    assert not torch.isnan(out.output).any()
+    torch.testing.assert_close(out.output, mem.weight[[0, 3]].detach())
+    out.output.sum().backward()
+    assert mem.weight.grad is not None and torch.isfinite(mem.weight.grad).all()
+    assert mem.weight.grad[0].abs().sum() > 0  # the nearest item still learns
+
+
+def test_entropy_hand_checked_and_log0_gradient_finite():
+    uniform = torch.full((3, 8), 1 / 8)
+    assert attention_entropy(uniform).item() == pytest.approx(math.log(8), rel=1e-5)
+    onehot = torch.eye(4, requires_grad=True)
+    ent = attention_entropy(onehot)
+    assert ent.item() == pytest.approx(0.0, abs=1e-9)
+    ent.backward()
+    assert torch.isfinite(onehot.grad).all()
+
+
+def test_gradients_reach_memory_and_query():
+    torch.manual_seed(0)
+    mem = Memory(16, 4)
+    z = torch.randn(8, 4, requires_grad=True)
+    out = mem(z)
+    (out.output.pow(2).sum() + attention_entropy(out.attention)).backward()
+    assert z.grad.abs().sum() > 0 and mem.weight.grad.abs().sum() > 0
+
+
+def test_temperature_prevents_all_pruned_rows_at_init():
+    """The documented pitfall: cosine addressing, N=2000, lam=2.5/N (official 0.0025)."""
+    torch.manual_seed(0)
+    z = torch.randn(512, 256)
+    plain = Memory(2000, 256, shrink_threshold=0.0025, temperature=1.0)
+    plain(z)
+    assert plain.last_dead_fraction > 0.9  # without a temperature nearly every row dies
+    tempered = Memory(2000, 256, shrink_threshold=0.0025)  # default temperature 0.1
+    tempered(z)
+    assert tempered.last_dead_fraction < 0.05
+
+
+def test_bad_arguments_raise():
+    with pytest.raises(ValueError, match="addressing"):
+        Memory(10, 3, addressing="l2")
+    with pytest.raises(ValueError, match="shrink_threshold"):
+        Memory(10, 3, shrink_threshold=1.5)
+    with pytest.raises(ValueError, match=r"\(B, 3\)"):
+        Memory(10, 3)(torch.randn(4, 5))

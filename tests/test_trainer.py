@@ -1,0 +1,131 @@
+import json
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+import time
+
+import numpy as np
+import pytest
+import torch
+from torch import nn
+
+from memae import MemAE, TrainingError
+from memae.training import TrainConfig, train
+
+FAST = dict(epochs=6, batch_size=64, hidden_dims=(16, 8), latent_dim=3, random_state=3)
+
+
+def _same_weights(a: nn.Module, b: nn.Module) -> bool:
+    sa, sb = a.state_dict(), b.state_dict()
+    return sa.keys() == sb.keys() and all(torch.equal(sa[k], sb[k]) for k in sa)
+
+
+def test_nan_loss_stops_with_clear_error():
+    model = nn.Linear(3, 3)
+
+    def loss_fn(m, batch):
+        loss = m(batch).sum() * float("nan")
+        return {"loss": loss, "recon": loss}
+
+    with pytest.raises(TrainingError, match="became nan in epoch 1"):
+        train(model, torch.randn(20, 3), loss_fn, TrainConfig(epochs=3, batch_size=8, lr=0.1))
+
+
+def test_divergent_detector_raises_training_error(planted):
+    X = planted[0] * 1e20  # finite input, but the squared error overflows float32
+    with pytest.raises(TrainingError, match="lower the learning rate"):
+        MemAE(preprocessing=None, **FAST).fit(X)
+
+
+def test_early_stopping_restores_best_weights(planted):
+    det = MemAE(validation_fraction=0.2, patience=2, lr=0.05, **{**FAST, "epochs": 40})
+    det.fit(planted[0])
+    val = [h["val_recon"] for h in det.history_]
+    assert det.best_epoch_ == int(np.argmin(val)) + 1
+    assert len(val) < 40 and len(val) - det.best_epoch_ == 2  # stopped after `patience` epochs
+    # the restored weights are the best epoch's: re-evaluating gives the best loss
+    from memae.training import evaluate_loss
+
+    X = torch.from_numpy(det.scaler_.offset * 0 + planted[0])  # the same rows the split drew from
+    perm = torch.randperm(len(X), generator=torch.Generator().manual_seed(det.seed_))
+    val_rows = det.scaler_(X[perm[: round(len(X) * 0.2)]])
+    assert evaluate_loss(det.network_, val_rows, det._loss, 64) == pytest.approx(min(val), rel=1e-5)
+
+
+def test_interrupted_then_resumed_equals_uninterrupted(planted, tmp_path):
+    X = planted[0]
+    full = MemAE(validation_fraction=0.1, **FAST).fit(X)
+
+    class Killed(Exception):
+        pass
+
+    def kill_after_3(epoch, losses):
+        if epoch == 3:
+            raise Killed
+
+    with pytest.raises(Killed):
+        MemAE(validation_fraction=0.1, **FAST).fit(
+            X, checkpoint_dir=tmp_path, callbacks=(kill_after_3,)
+        )
+    assert json.loads((tmp_path / "checkpoint.json").read_text())["epoch"] == 3
+    resumed = MemAE(validation_fraction=0.1, **FAST).fit(X, checkpoint_dir=tmp_path)
+    assert _same_weights(full.network_, resumed.network_)
+    assert resumed.history_ == full.history_
+    np.testing.assert_array_equal(full.decision_scores_, resumed.decision_scores_)
+
+
+def test_checkpoint_of_another_run_is_refused(planted, tmp_path):
+    MemAE(**{**FAST, "epochs": 2}).fit(planted[0], checkpoint_dir=tmp_path)
+    with pytest.raises(TrainingError, match="another run"):
+        MemAE(**{**FAST, "epochs": 2}).fit(planted[0][:500], checkpoint_dir=tmp_path)
+
+
+def test_sigkilled_process_resumes_to_identical_weights(planted, tmp_path):
+    """A real `kill -9` in the middle of a fit, then resume in a new process."""
+    X = planted[0]
+    np.save(tmp_path / "X.npy", X)
+    script = textwrap.dedent(f"""
+        import sys, time, numpy as np
+        from memae import MemAE
+        X = np.load(r"{tmp_path / "X.npy"}")
+        slow = (lambda e, l: time.sleep(0.4)) if sys.argv[1] == "slow" else (lambda e, l: None)
+        det = MemAE(epochs=12, batch_size=64, hidden_dims=(16, 8), latent_dim=3, random_state=5)
+        det.fit(X, checkpoint_dir=sys.argv[2], callbacks=(slow,))
+        det.save(sys.argv[3])
+    """)
+    (tmp_path / "fit.py").write_text(script)
+    ckpt, env = tmp_path / "ckpt", {**os.environ, "PYTHONHASHSEED": "0"}
+    proc = subprocess.Popen(
+        [sys.executable, tmp_path / "fit.py", "slow", ckpt, tmp_path / "m1"], env=env
+    )
+    deadline = time.time() + 120
+    while time.time() < deadline:
+        state = ckpt / "checkpoint.json"
+        if state.exists() and json.loads(state.read_text())["epoch"] >= 3:
+            break
+        time.sleep(0.05)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    killed_at = json.loads((ckpt / "checkpoint.json").read_text())["epoch"]
+    assert 3 <= killed_at < 12
+    subprocess.run(
+        [sys.executable, tmp_path / "fit.py", "fast", ckpt, tmp_path / "m1"], env=env, check=True
+    )
+    subprocess.run(
+        [sys.executable, tmp_path / "fit.py", "fast", tmp_path / "ckpt2", tmp_path / "m2"],
+        env=env,
+        check=True,
+    )
+    from memae import load
+
+    a, b = load(tmp_path / "m1"), load(tmp_path / "m2")
+    assert _same_weights(a.network_, b.network_)
+
+
+def test_progress_bar_only_when_verbose(planted, capsys):
+    MemAE(verbose=0, **{**FAST, "epochs": 2}).fit(planted[0][:200])
+    assert capsys.readouterr().err == ""
+    MemAE(verbose=1, **{**FAST, "epochs": 2}).fit(planted[0][:200])
+    assert "epoch" in capsys.readouterr().err
