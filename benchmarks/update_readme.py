@@ -1,22 +1,27 @@
-"""Copy the benchmark tables (benchmarks/results/<name>.md) into README.md's marked blocks.
+"""Render the benchmark tables from benchmarks/results/<name>.json into README.md.
 
     python benchmarks/update_readme.py
 
-Each table is written by its benchmark script; this only moves it, so README figures
-are never typed by hand.
+The figures come from the JSON each benchmark script wrote; this only formats them
+(and rewrites benchmarks/results/<name>.md), so README figures are never typed by hand.
 """
 
+import json
 from pathlib import Path
 
+from memae.benchmarks import kdd, speed
 from memae.benchmarks.report import update_readme
 
 ROOT = Path(__file__).resolve().parents[1]
+RESULTS = ROOT / "benchmarks" / "results"
 
 if __name__ == "__main__":
-    for name in ("kdd", "speed"):
-        table = ROOT / "benchmarks" / "results" / f"{name}.md"
-        if table.is_file():
-            done = update_readme(ROOT / "README.md", name, table.read_text())
-            print(f"{name}: {'updated' if done else 'no <!-- ' + name + ':start --> block'}")
-        else:
-            print(f"{name}: {table} not found; run benchmarks/{name}.py first")
+    for name, module in (("kdd", kdd), ("speed", speed)):
+        path = RESULTS / f"{name}.json"
+        if not path.is_file():
+            print(f"{name}: {path} not found; run benchmarks/{name}.py first")
+            continue
+        table = module.markdown(json.loads(path.read_text()))
+        (RESULTS / f"{name}.md").write_text(table + "\n")
+        done = update_readme(ROOT / "README.md", name, table)
+        print(f"{name}: {'updated' if done else 'no <!-- ' + name + ':start --> block in README'}")

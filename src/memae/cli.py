@@ -114,20 +114,12 @@ def cmd_score(args: argparse.Namespace) -> None:
     X = read_table(args.data, args.label_column, args.key)
     scores = det.decision_function(X)
     labels = (scores > det.threshold_).astype(int)
-    if args.out is None:
-        np.savetxt(
-            sys.stdout,
-            np.column_stack([scores, labels]),
-            fmt=["%.9g", "%d"],
-            delimiter=",",
-            header="score,label",
-            comments="",
-        )
-    elif args.out.endswith(".npy"):
+    if args.out is not None and args.out.endswith(".npy"):
         np.save(args.out, scores)
     else:
+        # float32-computed scores round-trip exactly through 9 significant digits
         np.savetxt(
-            args.out,
+            sys.stdout if args.out is None else args.out,
             np.column_stack([scores, labels]),
             fmt=["%.9g", "%d"],
             delimiter=",",

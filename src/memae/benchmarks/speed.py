@@ -160,6 +160,30 @@ def markdown(res: dict[str, Any]) -> str:
     for name, value in res["ratios"].items():
         shown = f"{value:+.1%}" if "extra" in name else f"{value:.1f}x"
         lines.append(f"| {name} | {shown} |")
+    r, t = res["ratios"], res["targets"]
+    checks = [
+        ("AE trains >= 3x faster than PyOD", r.get("memae AE train speed-up vs PyOD"),
+         t["train_vs_pyod"], "x"),
+        ("MemAE trains >= 3x faster than PyOD", r.get("memae MemAE train speed-up vs PyOD"),
+         t["train_vs_pyod"], "x"),
+        ("AE scores >= 5x faster than PyOD", r.get("memae AE score speed-up vs PyOD"),
+         t["score_vs_pyod"], "x"),
+        ("MemAE scores >= 5x faster than PyOD", r.get("memae MemAE score speed-up vs PyOD"),
+         t["score_vs_pyod"], "x"),
+        ("MemAE training costs <= 15% more than AE", r["MemAE extra train time vs AE"],
+         t["memae_overhead"], "%"),
+        ("MemAE scoring costs <= 15% more than AE", r["MemAE extra score time vs AE"],
+         t["memae_overhead"], "%"),
+        ("MemAE scores >= 1,000,000 rows/s", res["results"]["memae MemAE"]["score_rows_per_s"],
+         t["rows_per_s"], "rows"),
+    ]  # fmt: skip
+    lines += ["", "| target | measured | met |", "|---|---|---|"]
+    for label, value, goal, unit in checks:
+        if value is None:
+            continue
+        met = value <= goal if unit == "%" else value >= goal
+        shown = {"x": f"{value:.1f}x", "%": f"{value:+.1%}", "rows": f"{value:,.0f}"}[unit]
+        lines.append(f"| {label} | {shown} | {'yes' if met else 'no'} |")
     top = ", ".join(f"{op} {share:.0%}" for op, share in res["memae_scoring_profile"].items())
     lines += ["", f"MemAE scoring time by torch operator: {top}."]
     return "\n".join(lines)

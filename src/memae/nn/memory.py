@@ -43,7 +43,8 @@ def hard_shrink_relu(w: Tensor, lam: float, eps: float = 1e-12) -> Tensor:
     entries above keep (almost exactly) their value, and the expression stays
     differentiable almost everywhere, unlike a plain indicator.
     """
-    return F.relu(w - lam) * w / ((w - lam).abs() + eps)
+    shifted = w - lam
+    return F.relu(shifted) * w / (shifted.abs() + eps)
 
 
 def attention_entropy(attention: Tensor) -> Tensor:
@@ -146,27 +147,32 @@ class Memory(nn.Module):
     def extra_repr(self) -> str:
         return (
             f"num_items={self.num_items}, dim={self.dim}, "
-            f"shrink_threshold={self.shrink_threshold:g}, addressing={self.addressing!r}, temperature={self.temperature:g}"
+            f"shrink_threshold={self.shrink_threshold:g}, addressing={self.addressing!r}, "
+            f"temperature={self.temperature:g}"
         )
 
     def address(self, query: Tensor) -> Tensor:
         """Addressing weights ``w_hat`` for a ``(Q, C)`` batch of queries, shape ``(Q, N)``."""
         if self.addressing == "cosine":
-            sim = F.normalize(query, dim=1) @ F.normalize(self.weight, dim=1).T
-            sim = sim / self.temperature
+            # Scale the small (N, C) item matrix by 1/T rather than the (Q, N) similarities.
+            items = F.normalize(self.weight, dim=1) / self.temperature
+            sim = F.normalize(query, dim=1) @ items.T
         else:
             sim = query @ self.weight.T
         w = torch.softmax(sim, dim=1)
-        if self.shrink_threshold > 0:
-            shrunk = hard_shrink_relu(w, self.shrink_threshold)
-            dead = shrunk.sum(dim=1, keepdim=True) == 0
-            self.last_dead_fraction = 0.0
-            if bool(dead.any()):
-                nearest = F.one_hot(w.argmax(dim=1), self.num_items).to(w.dtype)
-                shrunk = torch.where(dead, nearest, shrunk)
-                self.last_dead_fraction = float(dead.float().mean())
-            w = F.normalize(shrunk, p=1, dim=1)
-        return w
+        self.last_dead_fraction = 0.0
+        if self.shrink_threshold == 0:
+            return w
+        shrunk = hard_shrink_relu(w, self.shrink_threshold)
+        # Shrunk weights are >= 0, so their L1 norm is the row sum.
+        total = shrunk.sum(dim=1, keepdim=True)
+        dead = total == 0
+        if bool(dead.any()):
+            nearest = F.one_hot(w.argmax(dim=1), self.num_items).to(w.dtype)
+            shrunk = torch.where(dead, nearest, shrunk)
+            total = torch.where(dead, torch.ones_like(total), total)
+            self.last_dead_fraction = float(dead.float().mean())
+        return shrunk / total
 
     def forward(self, z: Tensor) -> MemoryOutput:
         if z.dim() < 2 or z.shape[1] != self.dim:
