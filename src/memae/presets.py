@@ -62,7 +62,7 @@ PRESETS: dict[str, Preset] = {
             "epochs, batch_size, lr, validation_fraction, patience": "not given in the paper; "
             "batch 1024 as DAGMM, Adam lr 1e-3; early stopping on the reconstruction loss of a "
             "normal-only 10% validation split of the training rows (no labels). The validation "
-            "loss still falls slowly after 30 epochs (AE: -13% from epoch 30 to 40), so "
+            "loss still falls after 30 epochs (benchmarks/kdd_validation_curve.py), so "
             "epochs=30 is a compute budget (20 runs x 3 models on 2 CPU cores), not convergence",
             "contamination": "the DAGMM/MemAE protocol flags the top 20% of scores",
         },
