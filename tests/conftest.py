@@ -3,6 +3,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import torch
 
 ROOT = Path(__file__).resolve().parents[1]
 SHARED = ROOT.parent / "shared" / "data"
@@ -49,3 +50,9 @@ def planted():
     X_test = np.concatenate([test_normal, anomalies]).astype(np.float32)
     y_test = np.r_[np.zeros(200, int), np.ones(200, int)]
     return normal.astype(np.float32), X_test, y_test
+
+
+def same_weights(a: torch.nn.Module, b: torch.nn.Module) -> bool:
+    """True when two models have the same parameter names and bit-identical values."""
+    sa, sb = a.state_dict(), b.state_dict()
+    return sa.keys() == sb.keys() and all(torch.equal(sa[k], sb[k]) for k in sa)

@@ -8,6 +8,8 @@ from sklearn.metrics import roc_auc_score
 from memae import AutoEncoder, MemAE, NotFittedError
 from memae.nn import attention_entropy, squared_error
 
+from .conftest import same_weights
+
 FAST = dict(epochs=8, batch_size=64, hidden_dims=(16, 8), latent_dim=3, random_state=0)
 
 
@@ -49,8 +51,7 @@ def test_random_state_gives_bit_identical_fits(cls, planted):
     X = planted[0]
     a = cls(**FAST).fit(X)
     b = cls(**FAST).fit(X)
-    sa, sb = a.network_.state_dict(), b.network_.state_dict()
-    assert sa.keys() == sb.keys() and all(torch.equal(sa[k], sb[k]) for k in sa)
+    assert same_weights(a.network_, b.network_)
     np.testing.assert_array_equal(a.decision_scores_, b.decision_scores_)
     c = cls(**{**FAST, "random_state": 1}).fit(X)
     assert not np.array_equal(a.decision_scores_, c.decision_scores_)

@@ -14,12 +14,9 @@ from torch import nn
 from memae import MemAE, TrainingError
 from memae.training import TrainConfig, train
 
+from .conftest import same_weights
+
 FAST = dict(epochs=6, batch_size=64, hidden_dims=(16, 8), latent_dim=3, random_state=3)
-
-
-def _same_weights(a: nn.Module, b: nn.Module) -> bool:
-    sa, sb = a.state_dict(), b.state_dict()
-    return sa.keys() == sb.keys() and all(torch.equal(sa[k], sb[k]) for k in sa)
 
 
 def test_nan_loss_stops_with_clear_error():
@@ -71,7 +68,7 @@ def test_interrupted_then_resumed_equals_uninterrupted(planted, tmp_path):
         )
     assert json.loads((tmp_path / "checkpoint.json").read_text())["epoch"] == 3
     resumed = MemAE(validation_fraction=0.1, **FAST).fit(X, checkpoint_dir=tmp_path)
-    assert _same_weights(full.network_, resumed.network_)
+    assert same_weights(full.network_, resumed.network_)
     assert resumed.history_ == full.history_
     np.testing.assert_array_equal(full.decision_scores_, resumed.decision_scores_)
 
@@ -121,7 +118,7 @@ def test_sigkilled_process_resumes_to_identical_weights(planted, tmp_path):
     from memae import load
 
     a, b = load(tmp_path / "m1"), load(tmp_path / "m2")
-    assert _same_weights(a.network_, b.network_)
+    assert same_weights(a.network_, b.network_)
 
 
 def test_progress_bar_only_when_verbose(planted, capsys):
