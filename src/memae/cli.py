@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import argparse
 import sys
+from contextlib import nullcontext
 from pathlib import Path
 
 import numpy as np
 
 from memae._version import __version__
+from memae.readers import DEFAULT_CHUNKSIZE, read_table
 
 MODELS = {"memae": "MemAE", "ae": "AutoEncoder"}
 
@@ -17,117 +19,80 @@ class CLIError(Exception):
     """An error reported to the user as one line, without a traceback."""
 
 
-def read_table(path: str, label_column: str | None = None, key: str | None = None) -> np.ndarray:
-    """Read CSV (header row optional), NPY, NPZ or Parquet into a 2-D float array.
-
-    ``label_column`` (a name, or an index for headerless/array input) is dropped.
-    """
-    file = Path(path)
-    if not file.is_file():
-        raise CLIError(f"no such file: {path}")
-    suffix = "".join(file.suffixes[-2:]) if file.suffix == ".gz" else file.suffix
-    if suffix == ".npy":
-        data = np.load(file, allow_pickle=False)
-    elif suffix == ".npz":
-        with np.load(file, allow_pickle=False) as npz:
-            if key is None and len(npz.files) != 1:
-                raise CLIError(f"{path} holds arrays {npz.files}; choose one with --key")
-            name = key or npz.files[0]
-            if name not in npz.files:
-                raise CLIError(f"{path} has no array {name!r} (found {npz.files})")
-            data = npz[name]
-    elif suffix in (".csv", ".csv.gz", ".txt", ".parquet", ".pq"):
-        return _read_frame(file, suffix, label_column)
-    else:
-        raise CLIError(
-            f"unsupported file type {suffix or '(none)'}: use .csv, .npy, .npz or .parquet"
-        )
-    if label_column is not None:
-        if data.ndim != 2:
-            raise CLIError(f"{path} is not a 2-D table")
-        try:
-            col = int(label_column)
-        except ValueError:
-            raise CLIError("--label-column must be a column index for array input") from None
-        data = np.delete(data, col, axis=1)
-    return data
-
-
-def _read_frame(file: Path, suffix: str, label_column: str | None):
-    try:
-        import pandas as pd
-    except ImportError:
-        raise CLIError("reading CSV/Parquet needs pandas: pip install 'memae[pandas]'") from None
-    if suffix in (".parquet", ".pq"):
-        try:
-            df = pd.read_parquet(file)
-        except ImportError:
-            raise CLIError("reading Parquet needs pyarrow: pip install pyarrow") from None
-    else:
-        df = pd.read_csv(file)
-        # A header of numbers means the file had no header row.
-        if all(_is_number(c) for c in df.columns):
-            df = pd.read_csv(file, header=None)
-    if label_column is not None:
-        col = label_column
-        if col not in df.columns and col.lstrip("-").isdigit():
-            col = df.columns[int(col)]
-        if col not in df.columns:
-            raise CLIError(f"no column {label_column!r} in {file}")
-        df = df.drop(columns=[col])
-    return df
-
-
-def _is_number(value) -> bool:
-    try:
-        float(value)
-        return True
-    except (TypeError, ValueError):
-        return False
-
-
 def cmd_fit(args: argparse.Namespace) -> None:
     import memae
+    from memae.distributed import distributed_session, get_world_size, is_main_process
 
     cls = getattr(memae, MODELS[args.model])
     overrides = {}
-    for name in ("epochs", "batch_size", "lr", "contamination", "random_state"):
+    for name in ("epochs", "batch_size", "lr", "contamination", "random_state", "device"):
         value = getattr(args, name)
         if value is not None:
             overrides[name] = value
-    overrides["verbose"] = 0 if args.quiet else 1
-    det = cls.from_preset(args.preset, **overrides) if args.preset else cls(**overrides)
-    X = read_table(args.data, args.label_column, args.key)
-    det.fit(X, checkpoint_dir=args.checkpoint_dir, checkpoint_every=args.checkpoint_every)
-    det.save(args.out)
-    print(
-        f"fitted {type(det).__name__} on {len(det.decision_scores_)} rows x "
-        f"{det.n_features_in_} features in {len(det.history_)} epochs; "
-        f"threshold {det.threshold_:.6g}; saved to {args.out}"
-    )
+    # Under torchrun every rank runs this; rank 0 alone prints, checkpoints and saves.
+    with distributed_session():
+        overrides["verbose"] = 0 if args.quiet or not is_main_process() else 1
+        det = cls.from_preset(args.preset, **overrides) if args.preset else cls(**overrides)
+        # NPY is memory-mapped: float32 rows are read batch by batch, never copied whole.
+        X = read_table(args.data, args.label_column, args.key, mmap=True)
+        det.fit(X, checkpoint_dir=args.checkpoint_dir, checkpoint_every=args.checkpoint_every)
+        det.save(args.out)
+        if is_main_process():
+            procs = f" by {get_world_size()} processes" if get_world_size() > 1 else ""
+            print(
+                f"fitted {type(det).__name__} on {len(det.decision_scores_)} rows x "
+                f"{det.n_features_in_} features in {len(det.history_)} epochs{procs}; "
+                f"threshold {det.threshold_:.6g}; saved to {args.out}"
+            )
 
 
 def cmd_score(args: argparse.Namespace) -> None:
     import memae
 
     det = memae.load(args.model_dir)
-    X = read_table(args.data, args.label_column, args.key)
-    scores = det.decision_function(X)
-    labels = (scores > det.threshold_).astype(int)
+    blocks = det.iter_scores(
+        args.data, chunksize=args.chunksize, label_column=args.label_column, key=args.key
+    )
     if args.out is not None and args.out.endswith(".npy"):
-        np.save(args.out, scores)
+        n, flagged = _write_npy(blocks, Path(args.out), det.threshold_)
     else:
-        # float32-computed scores round-trip exactly through 9 significant digits
-        np.savetxt(
-            sys.stdout if args.out is None else args.out,
-            np.column_stack([scores, labels]),
-            fmt=["%.9g", "%d"],
-            delimiter=",",
-            header="score,label",
-            comments="",
-        )
+        n, flagged = _write_csv(blocks, args.out, det.threshold_)
     if args.out is not None:
-        print(f"scored {len(scores)} rows ({labels.sum()} flagged) -> {args.out}")
+        print(f"scored {n} rows ({flagged} flagged) -> {args.out}")
+
+
+def _write_csv(blocks, out: str | None, threshold: float) -> tuple[int, int]:
+    n = flagged = 0
+    with open(out, "w") if out is not None else nullcontext(sys.stdout) as fh:
+        fh.write("score,label\n")
+        for scores in blocks:
+            labels = (scores > threshold).astype(int)
+            # float32-computed scores round-trip exactly through 9 significant digits
+            np.savetxt(fh, np.column_stack([scores, labels]), fmt=["%.9g", "%d"], delimiter=",")
+            n, flagged = n + len(scores), flagged + int(labels.sum())
+    return n, flagged
+
+
+def _write_npy(blocks, out: Path, threshold: float) -> tuple[int, int]:
+    """Scores to ``out`` (.npy) without holding them all: raw blocks first, then the file."""
+    n = flagged = 0
+    raw = out.with_name(out.name + ".part")
+    try:
+        with open(raw, "wb") as fh:
+            for scores in blocks:
+                scores.astype(np.float64).tofile(fh)
+                n, flagged = n + len(scores), flagged + int((scores > threshold).sum())
+        result = np.lib.format.open_memmap(out, mode="w+", dtype=np.float64, shape=(n,))
+        step = 1 << 22
+        for start in range(0, n, step):
+            result[start : start + step] = np.fromfile(
+                raw, dtype=np.float64, count=min(step, n - start), offset=start * 8
+            )
+        result.flush()
+        del result
+    finally:
+        raw.unlink(missing_ok=True)
+    return n, flagged
 
 
 def cmd_benchmark(args: argparse.Namespace) -> None:
@@ -169,7 +134,10 @@ def build_parser() -> argparse.ArgumentParser:
         "fit",
         help="train a detector and save it",
         description="Train a detector on DATA (CSV/NPY/NPZ/Parquet rows of "
-        "normal data) and save config.json + weights.safetensors to --out.",
+        "normal data) and save config.json + weights.safetensors to --out. "
+        "NPY input is memory-mapped (train on files larger than memory). For K "
+        "processes (DistributedDataParallel, gloo on CPU / nccl on GPUs) launch it "
+        "with: torchrun --standalone --nproc_per_node=K -m memae fit ...",
     )
     p.add_argument("data", help="training data file")
     p.add_argument("--model", choices=sorted(MODELS), default="memae")
@@ -180,6 +148,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--lr", type=float)
     p.add_argument("--contamination", type=float)
     p.add_argument("--random-state", type=int)
+    p.add_argument("--device", default=None, help="auto (default), cpu or cuda")
     p.add_argument("--checkpoint-dir", default=None, help="checkpoint (and resume) here")
     p.add_argument("--checkpoint-every", type=int, default=1, metavar="K")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
@@ -195,6 +164,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("model_dir")
     p.add_argument("data")
     p.add_argument("--out", default=None, help="output .csv or .npy (default: stdout)")
+    p.add_argument(
+        "--chunksize",
+        type=int,
+        default=DEFAULT_CHUNKSIZE,
+        metavar="ROWS",
+        help=f"rows read at a time; memory is bounded by this, not the file (default {DEFAULT_CHUNKSIZE})",
+    )
     data_options(p)
     p.set_defaults(func=cmd_score)
 

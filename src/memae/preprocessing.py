@@ -10,6 +10,22 @@ from torch import Tensor
 
 Preprocessing = Literal["standard", "minmax"] | None
 
+_IN_MEMORY_ELEMENTS = 50_000_000  # above this, statistics are computed block by block
+_BLOCK_ROWS = 1 << 16
+
+
+def _blockwise_stats(X: np.ndarray, method: Preprocessing) -> tuple[np.ndarray, np.ndarray]:
+    """Two passes over row blocks, never holding more than one float64 block."""
+    blocks = range(0, len(X), _BLOCK_ROWS)
+    if method == "minmax":
+        lo = np.min([X[s : s + _BLOCK_ROWS].min(axis=0) for s in blocks], axis=0)
+        hi = np.max([X[s : s + _BLOCK_ROWS].max(axis=0) for s in blocks], axis=0)
+        return lo.astype(np.float64), hi.astype(np.float64) - lo
+    total = sum(X[s : s + _BLOCK_ROWS].astype(np.float64).sum(axis=0) for s in blocks)
+    mean = total / len(X)
+    sq = sum(((X[s : s + _BLOCK_ROWS] - mean) ** 2).sum(axis=0) for s in blocks)
+    return mean, np.sqrt(sq / len(X))
+
 
 class Scaler:
     """``x -> (x - offset) * scale``, fitted on training data only.
@@ -31,14 +47,16 @@ class Scaler:
         shape = X.shape[1:]
         if method is None:
             return cls(np.zeros(shape), np.ones(shape))
-        X64 = X.astype(np.float64, copy=False) if X.size <= 50_000_000 else X
-        if method == "standard":
-            offset, spread = X64.mean(axis=0), X64.std(axis=0)
-        elif method == "minmax":
-            offset = X64.min(axis=0)
-            spread = X64.max(axis=0) - offset
-        else:
+        if method not in ("standard", "minmax"):
             raise ValueError(f"preprocessing must be 'standard', 'minmax' or None, got {method!r}")
+        if X.size > _IN_MEMORY_ELEMENTS:  # large (maybe memory-mapped): block by block
+            offset, spread = _blockwise_stats(X, method)
+        elif method == "standard":
+            X64 = X.astype(np.float64, copy=False)
+            offset, spread = X64.mean(axis=0), X64.std(axis=0)
+        else:
+            offset = X.min(axis=0).astype(np.float64)
+            spread = X.max(axis=0).astype(np.float64) - offset
         spread = np.where(spread > 1e-12, spread, 1.0)
         return cls(offset, 1.0 / spread)
 

@@ -7,6 +7,8 @@ from typing import Any
 
 import numpy as np
 
+_CHECK_ELEMENTS = 1 << 22  # values checked for NaN/inf at a time
+
 
 def _feature_names(X: Any) -> list[str] | None:
     columns = getattr(X, "columns", None)
@@ -73,20 +75,33 @@ def check_array(
             f"{list(feature_names)[:10]}..., got {names[:10]}..."
         )
     with np.errstate(over="ignore"):  # too large for float32 -> inf, reported below
+        # No copy when X is already C-contiguous float32 (a memory-mapped file included).
         arr = np.ascontiguousarray(arr, dtype=np.float32)
-    finite = np.isfinite(arr)
-    if not finite.all():
-        bad_rows = np.flatnonzero(~finite.all(axis=1))
-        kinds = " and ".join(
-            label
-            for label, hit in (("NaN", np.isnan(arr).any()), ("inf", np.isinf(arr).any()))
-            if hit
-        )
+    _check_finite(arr, name)
+    return arr, names
+
+
+def _check_finite(arr: np.ndarray, name: str) -> None:
+    """Raise on NaN/inf, checking a block of rows at a time (no full-size mask)."""
+    per_row = max(1, int(np.prod(arr.shape[1:])))
+    step = max(1, _CHECK_ELEMENTS // per_row)
+    n_bad, first, has_nan, has_inf = 0, -1, False, False
+    for start in range(0, len(arr), step):
+        block = arr[start : start + step].reshape(-1, per_row)
+        bad_rows = ~np.isfinite(block).all(axis=1)
+        if not bad_rows.any():
+            continue
+        if first < 0:
+            first = start + int(np.flatnonzero(bad_rows)[0])
+        n_bad += int(bad_rows.sum())
+        has_nan = has_nan or bool(np.isnan(block[bad_rows]).any())
+        has_inf = has_inf or bool(np.isinf(block[bad_rows]).any())
+    if n_bad:
+        kinds = " and ".join(k for k, hit in (("NaN", has_nan), ("inf", has_inf)) if hit)
         raise ValueError(
             f"{name} contains {kinds} (or values too large for float32) "
-            f"in {bad_rows.size} row(s), first at row {bad_rows[0]}"
+            f"in {n_bad} row(s), first at row {first}"
         )
-    return arr, names
 
 
 def _is_numeric_dtype(dtype: Any) -> bool:

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import os
 from abc import abstractmethod
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from typing import Any, ClassVar
 
 import numpy as np
@@ -18,8 +18,10 @@ import torch
 from sklearn.base import BaseEstimator
 from torch import Tensor, nn
 
+from memae import distributed
 from memae.nn import Backbone, build_backbone, squared_error
 from memae.preprocessing import Preprocessing, Scaler
+from memae.readers import DEFAULT_CHUNKSIZE, iter_table
 from memae.training import TrainConfig, train
 from memae.validation import check_array
 
@@ -176,8 +178,9 @@ class BaseDetector(BaseEstimator):
         """
         self._check_params()
         arr, names = check_array(X, estimator=type(self).__name__)
-        self.seed_ = self._draw_seed()
-        self.device_ = resolve_device(self.device)
+        # Every rank of a multi-process fit uses rank 0's seed (drawn or given).
+        self.seed_ = distributed.broadcast_int(self._draw_seed())
+        self.device_ = distributed.local_device(resolve_device(self.device))
         self.n_features_in_ = arr.shape[1]
         self.sample_shape_ = tuple(arr.shape[1:])
         if names is not None:
@@ -189,7 +192,6 @@ class BaseDetector(BaseEstimator):
         with torch.random.fork_rng(devices=[]):
             torch.manual_seed(self.seed_)
             network = self._build_network(self.sample_shape_)
-        data = self.scaler_(torch.from_numpy(arr))
         config = TrainConfig(
             epochs=self.epochs,
             batch_size=self.batch_size,
@@ -202,9 +204,10 @@ class BaseDetector(BaseEstimator):
         )
         result = train(
             network,
-            data,
+            arr,
             self._loss,
             config,
+            transform=self.scaler_,
             device=self.device_,
             checkpoint_dir=checkpoint_dir,
             checkpoint_every=checkpoint_every,
@@ -214,8 +217,9 @@ class BaseDetector(BaseEstimator):
         self.network_ = network
         self.history_ = result.history
         self.best_epoch_ = result.best_epoch
-        del data
-        self.decision_scores_ = self._scores(arr)
+        # With several processes each rank scores its share of the training rows.
+        start, stop = distributed.shard_bounds(len(arr))
+        self.decision_scores_ = distributed.gather_rows(self._scores(arr[start:stop]), len(arr))
         self._set_threshold()
         return self
 
@@ -246,6 +250,65 @@ class BaseDetector(BaseEstimator):
         )
         return self._scores(arr, batch_size)
 
+    def iter_scores(
+        self,
+        X: Any,
+        *,
+        chunksize: int = DEFAULT_CHUNKSIZE,
+        batch_size: int | None = None,
+        label_column: str | None = None,
+        key: str | None = None,
+    ) -> Iterator[np.ndarray]:
+        """Score input larger than memory, yielding the scores block by block.
+
+        Parameters
+        ----------
+        X : path, array-like or iterable of chunks
+            A .csv/.csv.gz/.npy/.npz/.parquet file (read ``chunksize`` rows at a time:
+            NPY memory-mapped, Parquet by record batch, CSV by pandas' chunked
+            reader), an in-memory array or DataFrame (sliced), or any iterator of
+            2-D arrays / DataFrames (for example from a database cursor).
+        chunksize : int
+            Rows read at a time; with ``batch_size`` it bounds the memory used.
+        batch_size : int, optional
+            Rows per forward pass, as in :meth:`decision_function`.
+        label_column, key : str, optional
+            For file input: a column to drop; the array inside an .npz file.
+
+        Yields
+        ------
+        ndarray of shape (n_block,), float64
+            Scores in input order. Rows are regrouped into the same fixed-size
+            forward batches as :meth:`decision_function` uses, so the concatenated
+            blocks equal ``decision_function`` on the whole input exactly, whatever
+            the chunk boundaries.
+        """
+        self._check_fitted()
+        bs = batch_size or self._default_batch_size()
+        names = getattr(self, "feature_names_in_", None)
+        pieces: list[np.ndarray] = []  # validated rows not yet scored, fewer than bs
+        held = seen = 0
+        for chunk in _chunks(X, chunksize, label_column, key):
+            arr, _ = check_array(
+                chunk,
+                name=f"X (the chunk from row {seen})",
+                n_features=self.n_features_in_,
+                feature_names=names,
+                estimator=f"this {type(self).__name__}",
+            )
+            seen += len(arr)
+            pieces.append(arr)
+            held += len(arr)
+            if held >= bs:
+                rows = np.concatenate(pieces) if len(pieces) > 1 else pieces[0]
+                n_full = held // bs * bs
+                yield self._scores(rows[:n_full], bs)
+                pieces, held = [rows[n_full:]], held - n_full
+        if seen == 0:
+            raise ValueError("X is empty: 0 samples")
+        if held:
+            yield self._scores(np.concatenate(pieces), bs)
+
     def score_samples(self, X: Any) -> np.ndarray:
         """Minus :meth:`decision_function` (scikit-learn's sign: lower = more abnormal)."""
         return -self.decision_function(X)
@@ -254,15 +317,20 @@ class BaseDetector(BaseEstimator):
         """0 (normal) / 1 (anomaly) for every row: ``decision_function(X) > threshold_``."""
         return (self.decision_function(X) > self.threshold_).astype(np.int64)
 
+    def _default_batch_size(self) -> int:
+        return max(1, _INFERENCE_ELEMENTS // int(np.prod(self.sample_shape_)))
+
     @torch.inference_mode()
     def _scores(self, arr: np.ndarray, batch_size: int | None = None) -> np.ndarray:
-        per_sample = int(np.prod(arr.shape[1:]))
-        bs = batch_size or max(1, _INFERENCE_ELEMENTS // per_sample)
+        bs = batch_size or self._default_batch_size()
         model = self.network_
         model.eval()
         out = np.empty(len(arr), dtype=np.float64)
         for start in range(0, len(arr), bs):
-            chunk = torch.from_numpy(arr[start : start + bs]).to(self.device_, non_blocking=True)
+            block = arr[start : start + bs]
+            if not block.flags.writeable:  # read-only memory map: torch wants its own copy
+                block = block.copy()
+            chunk = torch.from_numpy(block).to(self.device_, non_blocking=True)
             scores = self._score_batch(model, self.scaler_(chunk))
             out[start : start + len(chunk)] = scores.double().cpu().numpy()
         if not np.isfinite(out).all():
@@ -277,10 +345,15 @@ class BaseDetector(BaseEstimator):
 
     # ----------------------------------------------------------------- model files
     def save(self, path: str | os.PathLike) -> None:
-        """Write ``config.json`` and ``weights.safetensors`` to directory ``path``."""
+        """Write ``config.json`` and ``weights.safetensors`` to directory ``path``.
+
+        In a multi-process fit only rank 0 writes; the others wait until it is done.
+        """
         from memae.io import save
 
-        save(self, path)
+        if distributed.is_main_process():
+            save(self, path)
+        distributed.barrier()
 
     # --------------------------------------------------------------------- helpers
     def _check_fitted(self) -> None:
@@ -300,3 +373,30 @@ class BaseDetector(BaseEstimator):
             raise ValueError(f"contamination must be in (0, 0.5], got {self.contamination}")
         if self.verbose not in (0, 1, 2):
             raise ValueError(f"verbose must be 0, 1 or 2, got {self.verbose}")
+
+
+def _chunks(X: Any, chunksize: int, label_column: str | None, key: str | None) -> Iterator[Any]:
+    """Blocks of at most ``chunksize`` rows from a file, an array/DataFrame or an iterator."""
+    if int(chunksize) < 1:
+        raise ValueError(f"chunksize must be >= 1, got {chunksize}")
+    if isinstance(X, (str, os.PathLike)):
+        yield from iter_table(X, chunksize, label_column, key)
+    elif hasattr(X, "iloc"):  # DataFrame
+        for start in range(0, len(X), chunksize):
+            yield X.iloc[start : start + chunksize]
+    elif isinstance(X, (np.ndarray, list, tuple)):
+        arr = np.asarray(X) if not isinstance(X, np.ndarray) else X
+        if arr.ndim != 2:
+            yield arr  # check_array names the problem
+            return
+        for start in range(0, len(arr), chunksize):
+            yield arr[start : start + chunksize]
+    else:
+        try:
+            it = iter(X)
+        except TypeError:
+            raise ValueError(
+                f"X must be a file path, an array, a DataFrame or an iterator of chunks, "
+                f"got {type(X).__name__}"
+            ) from None
+        yield from it

@@ -21,10 +21,15 @@ from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
+import numpy as np
 import torch
 from safetensors.torch import load_file, save_file
 from torch import Tensor, nn
+from torch.nn.parallel import DistributedDataParallel
+from torch.utils.data import DistributedSampler
 from tqdm.auto import tqdm
+
+from memae import distributed
 
 LossFn = Callable[[nn.Module, Tensor], dict[str, Tensor]]
 """``loss_fn(model, batch) -> {"loss": scalar to minimise, "recon": reconstruction loss}``."""
@@ -104,7 +109,7 @@ def _epoch_seed(seed: int, epoch: int) -> int:
     return (seed * 1_000_003 + epoch * 7919 + 17) % (2**63 - 1)
 
 
-def _fingerprint(model: nn.Module, data: Tensor, config: TrainConfig) -> str:
+def _fingerprint(model: nn.Module, data: Tensor | np.ndarray, config: TrainConfig) -> str:
     """Identifies a run, so a checkpoint is never resumed with other data or settings."""
     h = hashlib.sha256()
     settings = {k: v for k, v in asdict(config).items() if k != "verbose"}
@@ -112,8 +117,35 @@ def _fingerprint(model: nn.Module, data: Tensor, config: TrainConfig) -> str:
     for name, p in model.state_dict().items():
         h.update(f"{name}:{tuple(p.shape)}".encode())
     h.update(str(tuple(data.shape)).encode())
-    h.update(data.detach().cpu().contiguous().numpy().tobytes())
+    for start in range(0, len(data), 1 << 16):  # block by block: data may be a memory map
+        block = data[start : start + (1 << 16)]
+        if isinstance(block, Tensor):
+            block = block.detach().cpu().contiguous().numpy()
+        h.update(np.ascontiguousarray(block).tobytes())
     return h.hexdigest()
+
+
+class _Rows:
+    """Batches of preprocessed rows from a tensor or a (memory-mapped) numpy array.
+
+    Rows are gathered and transformed one batch at a time, so the training set is
+    never copied as a whole (a memory-mapped file stays on disk / in the page cache).
+    """
+
+    def __init__(self, data: Tensor | np.ndarray, transform, device: torch.device) -> None:
+        self.device = device
+        self.transform = transform
+        self.data = data.to(device) if isinstance(data, Tensor) else data
+
+    def __len__(self) -> int:
+        return len(self.data)
+
+    def take(self, idx: Tensor) -> Tensor:
+        if isinstance(self.data, Tensor):
+            batch = self.data[idx.to(self.device)]
+        else:
+            batch = torch.from_numpy(self.data[idx.cpu().numpy()]).to(self.device)
+        return self.transform(batch) if self.transform is not None else batch
 
 
 def _split(n: int, config: TrainConfig) -> tuple[Tensor, Tensor | None]:
@@ -187,10 +219,11 @@ def _read_checkpoint(directory: Path, fingerprint: str) -> tuple[dict, dict[str,
 
 def train(
     model: nn.Module,
-    data: Tensor,
+    data: Tensor | np.ndarray,
     loss_fn: LossFn,
     config: TrainConfig,
     *,
+    transform: Callable[[Tensor], Tensor] | None = None,
     device: torch.device | str = "cpu",
     checkpoint_dir: str | os.PathLike | None = None,
     checkpoint_every: int = 1,
@@ -199,19 +232,34 @@ def train(
 ) -> TrainResult:
     """Train ``model`` in place on the rows of ``data`` and return its history.
 
+    Inside a ``torch.distributed`` process group of several processes (see
+    :mod:`memae.distributed`) the model is wrapped in ``DistributedDataParallel``;
+    each epoch's rows are split between the ranks by ``DistributedSampler`` and
+    ``batch_size`` stays the *global* batch (each rank takes ``ceil(batch_size /
+    world_size)`` rows a step), so the same settings train the same model whatever
+    the number of processes. Losses and early-stopping decisions are reduced over
+    the ranks; only rank 0 writes checkpoints.
+
     Parameters
     ----------
     model : nn.Module
         Trained in place; moved to ``device``.
-    data : Tensor
-        Training samples ``(n, *sample_shape)``, float32, already preprocessed.
+    data : Tensor or ndarray
+        Training samples ``(n, *sample_shape)``, float32. A numpy array (a
+        ``np.memmap`` too) is read one batch at a time and never copied whole.
     loss_fn : callable
         ``loss_fn(model, batch)`` returning ``{"loss": ..., "recon": ...}``; ``"recon"``
         (the unlabelled reconstruction loss) is what the validation split monitors.
+        It must use the model only through ``model(batch)``: under DDP ``model`` is
+        the ``DistributedDataParallel`` wrapper.
     config : TrainConfig
+    transform : callable, optional
+        Applied to every batch on the device before ``loss_fn`` (the preprocessing).
     device : torch.device or str
     checkpoint_dir : path, optional
         Write a checkpoint there every ``checkpoint_every`` epochs (and at the end).
+        With several processes all ranks read it on resume, so it must be on storage
+        they share.
     resume : bool
         If ``checkpoint_dir`` holds a checkpoint of this same run, continue from it.
         The result is identical to an uninterrupted run.
@@ -227,9 +275,9 @@ def train(
         raise ValueError(f"checkpoint_every must be >= 1, got {checkpoint_every}")
     device = torch.device(device)
     model.to(device)
-    data = data.to(device)
-    train_idx, val_idx = _split(len(data), config)
-    train_idx = train_idx.to(device)
+    rows = _Rows(data, transform, device)
+    rank, world = distributed.get_rank(), distributed.get_world_size()
+    train_idx, val_idx = _split(len(rows), config)
     # fused=True: one kernel for all parameters instead of a Python loop over them (the
     # models are small, so the per-tensor loop is a visible share of a step).
     opt = torch.optim.Adam(
@@ -255,9 +303,14 @@ def train(
             result.history, result.best_epoch = meta["history"], meta["best_epoch"]
             result.stopped_early = meta["stopped_early"]
             result.resumed_from_epoch = start_epoch
+    if not distributed.all_agree(start_epoch):
+        raise TrainingError(
+            f"the ranks found different checkpoints in {ckpt_dir}; with several processes "
+            "the checkpoint directory must be on storage every rank can read"
+        )
 
     def checkpoint(epoch: int) -> None:
-        if ckpt_dir is None:
+        if ckpt_dir is None or rank != 0:
             return
         meta = {
             "fingerprint": fingerprint,
@@ -270,14 +323,27 @@ def train(
         }
         _write_checkpoint(ckpt_dir, model, opt, best_state, meta)
 
-    n_train, bs = len(train_idx), config.batch_size
+    n_train = len(train_idx)
+    if world > 1:
+        # Parameters (memory items included) are broadcast from rank 0 here and their
+        # gradients averaged at every step, so the ranks keep identical weights.
+        ids = [device.index] if device.type == "cuda" else None
+        step_model: nn.Module = DistributedDataParallel(model, device_ids=ids)
+        sampler = DistributedSampler(
+            range(n_train), num_replicas=world, rank=rank, shuffle=True, seed=config.seed
+        )
+        bs = -(-config.batch_size // world)
+        if val_idx is not None:  # each rank scores its share of the validation rows
+            val_idx = val_idx[rank::world]
+    else:
+        step_model, sampler, bs = model, None, config.batch_size
     devices = [device.index or 0] if device.type == "cuda" else []
     bar = tqdm(
         total=config.epochs,
         initial=start_epoch,
         desc="fit",
         unit="epoch",
-        disable=config.verbose == 0 or result.stopped_early,
+        disable=config.verbose == 0 or result.stopped_early or rank != 0,
         leave=False,
     )
     # fork_rng: the seeding below must not leak into the caller's global RNG state.
@@ -285,19 +351,26 @@ def train(
         for epoch in range(start_epoch, config.epochs):
             if result.stopped_early:
                 break
-            torch.manual_seed(_epoch_seed(config.seed, epoch))
-            gen = torch.Generator().manual_seed(_epoch_seed(config.seed, epoch))
-            order = train_idx[torch.randperm(n_train, generator=gen).to(device)]
-            model.train()
-            total = torch.zeros((), device=device, dtype=torch.float64)
-            for start in range(0, n_train, bs):
-                batch = data[order[start : start + bs]]
-                loss = loss_fn(model, batch)["loss"]
+            # Stochastic layers draw from a per-rank stream; the shuffle is shared.
+            torch.manual_seed(_epoch_seed(config.seed, epoch) + rank)
+            if sampler is None:
+                gen = torch.Generator().manual_seed(_epoch_seed(config.seed, epoch))
+                order = train_idx[torch.randperm(n_train, generator=gen)]
+            else:
+                sampler.set_epoch(epoch)
+                order = train_idx[torch.tensor(list(sampler), dtype=torch.long)]
+            step_model.train()
+            loss_sum = torch.zeros((), device=device, dtype=torch.float64)
+            for start in range(0, len(order), bs):
+                batch = rows.take(order[start : start + bs])
+                loss = loss_fn(step_model, batch)["loss"]
                 opt.zero_grad(set_to_none=True)
                 loss.backward()
                 opt.step()
-                total.add_(loss.detach(), alpha=len(batch))
-            train_loss = float(total) / n_train
+                loss_sum.add_(loss.detach(), alpha=len(batch))
+            count = torch.tensor(float(len(order)), dtype=torch.float64, device=device)
+            total = distributed.all_reduce_sum(torch.stack([loss_sum, count]))
+            train_loss = float(total[0] / total[1])
             if not math.isfinite(train_loss):
                 raise TrainingError(
                     f"the training loss became {train_loss} in epoch {epoch + 1}; lower the "
@@ -305,7 +378,11 @@ def train(
                 )
             losses = {"epoch": epoch + 1, "loss": train_loss}
             if val_idx is not None:
-                val_loss = evaluate_loss(model, data[val_idx.to(device)], loss_fn, bs)
+                val_sum = _loss_sum(model, rows, val_idx, loss_fn, bs)
+                val_sum = distributed.all_reduce_sum(val_sum)
+                val_loss = float(val_sum[0] / val_sum[1])
+                if not math.isfinite(val_loss):
+                    raise TrainingError(f"the validation loss became {val_loss}")
                 losses["val_recon"] = val_loss
                 if val_loss < best_val:
                     best_val, bad_epochs, result.best_epoch = val_loss, 0, epoch + 1
@@ -330,14 +407,32 @@ def train(
 
 
 @torch.no_grad()
-def evaluate_loss(model: nn.Module, data: Tensor, loss_fn: LossFn, batch_size: int) -> float:
-    """Mean of ``loss_fn(...)["recon"]`` over ``data`` in eval mode (no gradient)."""
+def _loss_sum(
+    model: nn.Module, rows: _Rows, idx: Tensor, loss_fn: LossFn, batch_size: int
+) -> Tensor:
+    """``[sum of loss_fn(...)["recon"] * batch rows, rows]`` over ``idx`` in eval mode."""
     model.eval()
-    total = 0.0
-    for start in range(0, len(data), batch_size):
-        batch = data[start : start + batch_size]
-        total += float(loss_fn(model, batch)["recon"]) * len(batch)
-    value = total / len(data)
+    total = torch.zeros(2, dtype=torch.float64)
+    for start in range(0, len(idx), batch_size):
+        batch = rows.take(idx[start : start + batch_size])
+        total[0] += float(loss_fn(model, batch)["recon"]) * len(batch)
+        total[1] += len(batch)
+    return total
+
+
+def evaluate_loss(
+    model: nn.Module,
+    data: Tensor | np.ndarray,
+    loss_fn: LossFn,
+    batch_size: int,
+    transform: Callable[[Tensor], Tensor] | None = None,
+) -> float:
+    """Mean of ``loss_fn(...)["recon"]`` over ``data`` in eval mode (no gradient)."""
+    device = next(model.parameters()).device
+    total = _loss_sum(
+        model, _Rows(data, transform, device), torch.arange(len(data)), loss_fn, batch_size
+    )
+    value = float(total[0] / total[1])
     if not math.isfinite(value):
         raise TrainingError(f"the validation loss became {value}")
     return value
