@@ -9,14 +9,14 @@ The figures come from the JSON each benchmark script wrote; this only formats th
 import json
 from pathlib import Path
 
-from memae.benchmarks import kdd, speed
+from memae.benchmarks import kdd, scaling, speed
 from memae.benchmarks.report import update_readme
 
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "benchmarks" / "results"
 
 if __name__ == "__main__":
-    for name, module in (("kdd", kdd), ("speed", speed)):
+    for name, module in (("kdd", kdd), ("speed", speed), ("scaling", scaling)):
         path = RESULTS / f"{name}.json"
         if not path.is_file():
             print(f"{name}: {path} not found; run benchmarks/{name}.py first")

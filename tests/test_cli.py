@@ -98,3 +98,17 @@ def test_demo_runs_and_separates_digits(capsys):
     aucs = run_demo(epochs=15, digits=[0, 1])
     assert "mean" in capsys.readouterr().out
     assert min(aucs["MemAE"]) > 0.8 and min(aucs["AE"]) > 0.8
+
+
+def test_quick_scaling_benchmark(tmp_path, kdd):
+    from .conftest import data_root
+
+    args = ["benchmark", "scaling", "--quick", "--out", str(tmp_path), "--workdir", str(tmp_path),
+            "--data", str(data_root())]  # fmt: skip
+    assert main(args) == 0
+    res = json.loads((tmp_path / "scaling-quick.json").read_text())
+    assert [r["processes"] for r in res["training"]] == [1, 1, 2]
+    assert all(r["rows_per_s"] > 0 for r in res["training"] + res["dask"] + res["chunked"])
+    assert [r["workers"] for r in res["dask"]] == [1, 2]
+    assert {r["format"] for r in res["chunked"]} >= {"npy", "parquet", "csv"}
+    assert all(0 < r["peak_rss_mb"] < 8000 for r in res["chunked"])

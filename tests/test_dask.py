@@ -57,11 +57,11 @@ def test_dataframe_scores_keep_index_and_order(fitted, client):
 
 def test_bad_input_and_bad_model_are_named(fitted, tmp_path):
     _, path, X = fitted
-    with pytest.raises(ValueError, match="117 features.*fitted with 118"):
+    with pytest.raises(ValueError, match=r"117 features.*fitted with 118"):
         memae_dask.score(da.from_array(X[:, :117]), path)
     with pytest.raises(ValueError, match="2-dimensional"):
         memae_dask.score(da.from_array(X[:, 0]), path)
-    with pytest.raises(ValueError, match="dask.array.Array or dask.dataframe"):
+    with pytest.raises(ValueError, match=r"dask\.array\.Array or dask\.dataframe"):
         memae_dask.score(X, path)
-    with pytest.raises(memae.ModelFileError, match="config.json"):
+    with pytest.raises(memae.ModelFileError, match=r"config\.json"):
         memae_dask.score(da.from_array(X), tmp_path / "nothing-here")

@@ -106,7 +106,7 @@ def test_bad_chunks_are_named(model, files, tmp_path):
     with pytest.raises(FileNotFoundError, match="no such file"):
         list(iter_table(tmp / "missing.npy"))
     (tmp_path / "x.json").write_text("{}")
-    with pytest.raises(TableReadError, match="unsupported file type .json"):
+    with pytest.raises(TableReadError, match=r"unsupported file type \.json"):
         list(iter_table(tmp_path / "x.json"))
     np.save(tmp_path / "cube.npy", np.zeros((2, 2, 2), np.float32))
     with pytest.raises(TableReadError, match="not a 2-D table"):

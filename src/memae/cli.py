@@ -104,6 +104,10 @@ def cmd_benchmark(args: argparse.Namespace) -> None:
         from memae.benchmarks import speed
 
         speed.main(args.rest)
+    elif args.name == "scaling":
+        from memae.benchmarks import scaling
+
+        scaling.main(args.rest)
     else:  # pragma: no cover - argparse restricts choices
         raise CLIError(f"unknown benchmark {args.name}")
 
@@ -169,7 +173,8 @@ def build_parser() -> argparse.ArgumentParser:
         type=int,
         default=DEFAULT_CHUNKSIZE,
         metavar="ROWS",
-        help=f"rows read at a time; memory is bounded by this, not the file (default {DEFAULT_CHUNKSIZE})",
+        help="rows read at a time; memory is bounded by this, not by the file "
+        f"(default {DEFAULT_CHUNKSIZE})",
     )
     data_options(p)
     p.set_defaults(func=cmd_score)
@@ -181,7 +186,7 @@ def build_parser() -> argparse.ArgumentParser:
         "(e.g. 'memae benchmark kdd --runs 5 --quick'; see "
         "'memae benchmark kdd --help').",
     )
-    p.add_argument("name", choices=["kdd", "speed"])
+    p.add_argument("name", choices=["kdd", "speed", "scaling"])
     p.add_argument("rest", nargs=argparse.REMAINDER, help="options of the benchmark")
     p.set_defaults(func=cmd_benchmark)
 
