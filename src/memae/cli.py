@@ -80,7 +80,7 @@ def _write_npy(blocks, out: Path, threshold: float) -> tuple[int, int]:
     try:
         with open(raw, "wb") as fh:
             for scores in blocks:
-                scores.astype(np.float64).tofile(fh)
+                scores.tofile(fh)  # float64 already
                 n, flagged = n + len(scores), flagged + int((scores > threshold).sum())
         result = np.lib.format.open_memmap(out, mode="w+", dtype=np.float64, shape=(n,))
         step = 1 << 22

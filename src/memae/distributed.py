@@ -127,9 +127,9 @@ def all_agree(value: int) -> bool:
     return int(buf[0]) == -int(buf[1])
 
 
-def shard_bounds(n: int) -> tuple[int, int]:
-    """This rank's contiguous share ``[start, stop)`` of ``n`` rows."""
-    rank, world = get_rank(), get_world_size()
+def shard_bounds(n: int, rank: int | None = None) -> tuple[int, int]:
+    """The contiguous share ``[start, stop)`` of ``n`` rows of ``rank`` (default: this rank)."""
+    rank, world = get_rank() if rank is None else rank, get_world_size()
     return n * rank // world, n * (rank + 1) // world
 
 
@@ -137,14 +137,12 @@ def gather_rows(local: np.ndarray, n: int) -> np.ndarray:
     """Concatenate every rank's :func:`shard_bounds` share of a 1-D float64 result."""
     if not is_distributed():
         return local
-    world = get_world_size()
-    longest = max(n * (r + 1) // world - n * r // world for r in range(world))
-    buf = torch.zeros(longest, dtype=torch.float64, device=_comm_device())
+    sizes = [stop - start for start, stop in (shard_bounds(n, r) for r in range(get_world_size()))]
+    buf = torch.zeros(max(sizes), dtype=torch.float64, device=_comm_device())
     buf[: len(local)] = torch.from_numpy(local)
-    parts = [torch.empty_like(buf) for _ in range(world)]
+    parts = [torch.empty_like(buf) for _ in sizes]
     dist.all_gather(parts, buf)
-    out = [p[: n * (r + 1) // world - n * r // world].cpu().numpy() for r, p in enumerate(parts)]
-    return np.concatenate(out)
+    return np.concatenate([p[:size].cpu().numpy() for p, size in zip(parts, sizes, strict=True)])
 
 
 def barrier() -> None:

@@ -49,14 +49,11 @@ class Scaler:
             return cls(np.zeros(shape), np.ones(shape))
         if method not in ("standard", "minmax"):
             raise ValueError(f"preprocessing must be 'standard', 'minmax' or None, got {method!r}")
-        if X.size > _IN_MEMORY_ELEMENTS:  # large (maybe memory-mapped): block by block
-            offset, spread = _blockwise_stats(X, method)
-        elif method == "standard":
+        if method == "standard" and X.size <= _IN_MEMORY_ELEMENTS:
             X64 = X.astype(np.float64, copy=False)
             offset, spread = X64.mean(axis=0), X64.std(axis=0)
-        else:
-            offset = X.min(axis=0).astype(np.float64)
-            spread = X.max(axis=0).astype(np.float64) - offset
+        else:  # large (maybe memory-mapped) input, or min/max, which blocks do not change
+            offset, spread = _blockwise_stats(X, method)
         spread = np.where(spread > 1e-12, spread, 1.0)
         return cls(offset, 1.0 / spread)
 

@@ -385,7 +385,7 @@ def _chunks(X: Any, chunksize: int, label_column: str | None, key: str | None) -
         for start in range(0, len(X), chunksize):
             yield X.iloc[start : start + chunksize]
     elif isinstance(X, (np.ndarray, list, tuple)):
-        arr = np.asarray(X) if not isinstance(X, np.ndarray) else X
+        arr = np.asarray(X)
         if arr.ndim != 2:
             yield arr  # check_array names the problem
             return

@@ -379,10 +379,7 @@ def train(
             losses = {"epoch": epoch + 1, "loss": train_loss}
             if val_idx is not None:
                 val_sum = _loss_sum(model, rows, val_idx, loss_fn, bs)
-                val_sum = distributed.all_reduce_sum(val_sum)
-                val_loss = float(val_sum[0] / val_sum[1])
-                if not math.isfinite(val_loss):
-                    raise TrainingError(f"the validation loss became {val_loss}")
+                val_loss = _finite_mean(distributed.all_reduce_sum(val_sum))
                 losses["val_recon"] = val_loss
                 if val_loss < best_val:
                     best_val, bad_epochs, result.best_epoch = val_loss, 0, epoch + 1
@@ -420,6 +417,14 @@ def _loss_sum(
     return total
 
 
+def _finite_mean(total: Tensor) -> float:
+    """``total[0] / total[1]`` from :func:`_loss_sum`; a NaN/inf validation loss stops training."""
+    value = float(total[0] / total[1])
+    if not math.isfinite(value):
+        raise TrainingError(f"the validation loss became {value}")
+    return value
+
+
 def evaluate_loss(
     model: nn.Module,
     data: Tensor | np.ndarray,
@@ -432,7 +437,4 @@ def evaluate_loss(
     total = _loss_sum(
         model, _Rows(data, transform, device), torch.arange(len(data)), loss_fn, batch_size
     )
-    value = float(total[0] / total[1])
-    if not math.isfinite(value):
-        raise TrainingError(f"the validation loss became {value}")
-    return value
+    return _finite_mean(total)
