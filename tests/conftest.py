@@ -26,6 +26,25 @@ def kdd():
         pytest.skip("shared KDD data not found (set MEMAE_DATA)")
 
 
+def _shared(loader, *args):
+    from memae.datasets import DataNotFoundError
+
+    try:
+        return loader(*args, data_root())
+    except DataNotFoundError:
+        if os.environ.get("CI"):
+            raise
+        pytest.skip("shared image data not found (set MEMAE_DATA)")
+
+
+@pytest.fixture(scope="session")
+def mnist():
+    """The shared MNIST files: (X_train, y_train, X_test, y_test), uint8 images."""
+    from memae.datasets import load_mnist
+
+    return (*_shared(load_mnist, "train"), *_shared(load_mnist, "test"))
+
+
 @pytest.fixture(scope="session")
 def kdd_slice(kdd):
     """A small real slice: 6000 attack rows for training, 1000 attack + 1000 normal to test."""

@@ -75,7 +75,7 @@ def test_errors_are_one_line(files, capsys):
     assert "unknown preset" in capsys.readouterr().err
 
 
-@pytest.mark.parametrize("cmd", [[], ["fit"], ["score"], ["benchmark"], ["demo"]])
+@pytest.mark.parametrize("cmd", [[], ["fit"], ["score"], ["plot"], ["benchmark"], ["demo"]])
 def test_help_everywhere(cmd):
     out = subprocess.run(
         [sys.executable, "-m", "memae", *cmd, "--help"], capture_output=True, text=True, check=True
@@ -112,3 +112,45 @@ def test_quick_scaling_benchmark(tmp_path, kdd):
     assert [r["workers"] for r in res["dask"]] == [1, 2]
     assert {r["format"] for r in res["chunked"]} >= {"npy", "parquet", "csv"}
     assert all(0 < r["peak_rss_mb"] < 8000 for r in res["chunked"])
+
+
+def test_benchmark_mnist_quick_writes_results_and_figures(tmp_path, mnist):
+    from .conftest import data_root
+
+    args = ["benchmark", "mnist", "--quick", "--classes", "1", "--methods", "AE", "MemAE",
+            "IsolationForest", "--out", str(tmp_path), "--data", str(data_root())]  # fmt: skip
+    assert main(args) == 0
+    res = json.loads((tmp_path / "mnist-quick.json").read_text())
+    assert set(res["summary"]) == {"AE", "MemAE", "IsolationForest"}
+    assert res["summary"]["IsolationForest"]["auc"]["mean"] > 0.9  # 1 vs the rest is easy
+    task = res["per_task"]["MemAE"][0]
+    assert task["class"] == 1 and 0 <= task["auc_30"] <= 1 and task["fit_seconds"] > 0
+    assert "| MemAE |" in (tmp_path / "mnist-quick.md").read_text()
+    figs = tmp_path / "figures"
+    for kind in ("roc", "hist", "memory", "reconstructions"):
+        png = figs / f"mnist-quick-class1-{kind}.png"
+        assert png.stat().st_size > 10_000, kind
+    # a second run finds every task done and only re-summarises
+    assert main(args) == 0
+
+
+def test_image_fit_and_plot_commands(tmp_path, mnist, capsys):
+    X, y, Xt, yt = mnist
+    np.save(tmp_path / "sevens.npy", X[y == 7][:500])  # uint8 images, memory-mapped by fit
+    argv = ["fit", str(tmp_path / "sevens.npy"), "--preset", "mnist", "--epochs", "1",
+            "--random-state", "0", "--out", str(tmp_path / "m")]  # fmt: skip
+    assert main(argv) == 0
+    assert "samples of shape (28, 28)" in capsys.readouterr().out
+    assert load(tmp_path / "m").network_.memory.weight.shape == (100, 64 * 4 * 4)  # whole code
+    test = tmp_path / "test.npy"
+    np.save(test, Xt[:400])
+    np.save(tmp_path / "classes.npy", yt[:400])
+    for fig in ("reconstructions", "memory", "roc", "hist"):
+        out = tmp_path / f"{fig}.png"
+        labels = str(tmp_path / "classes.npy")
+        argv = ["plot", fig, str(tmp_path / "m"), "--data", str(test), "--labels", labels,
+                "--normal-class", "7", "--out", str(out)]  # fmt: skip
+        assert main(argv) == 0, capsys.readouterr().err
+        assert out.stat().st_size > 5_000
+    assert main(["plot", "roc", str(tmp_path / "m"), "--data", str(test), "--out", "x.png"]) == 1
+    assert "needs labels" in capsys.readouterr().err

@@ -133,8 +133,9 @@ def test_not_fitted_raises():
 BAD = [
     (np.array([[1.0, np.nan], [0.0, 1.0]]), "NaN"),
     (np.array([[1.0, np.inf], [0.0, 1.0]]), "inf"),
-    (np.zeros(5), "2-dimensional"),
-    (np.zeros((2, 3, 4)), "2-dimensional"),
+    (np.zeros(5), r"\(n_samples, n_features\).*reshape"),
+    (np.zeros((2, 3, 4, 5, 6)), "stack of images"),
+    (np.zeros((2, 3, 0)), "empty"),
     (np.zeros((0, 4)), "empty"),
     ([["a", "b"], ["c", "d"]], "non-numeric"),
     (pd.DataFrame({"x": [1.0, 2.0], "proto": ["tcp", "udp"]}), r"non-numeric columns: \['proto'\]"),

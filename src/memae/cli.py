@@ -1,4 +1,4 @@
-"""The ``memae`` command line: fit, score, benchmark, demo."""
+"""The ``memae`` command line: fit, score, plot, benchmark, demo."""
 
 from __future__ import annotations
 
@@ -39,9 +39,11 @@ def cmd_fit(args: argparse.Namespace) -> None:
         det.save(args.out)
         if is_main_process():
             procs = f" by {get_world_size()} processes" if get_world_size() > 1 else ""
+            shape = det.sample_shape_
+            what = f"{shape[0]} features" if len(shape) == 1 else f"samples of shape {shape}"
             print(
                 f"fitted {type(det).__name__} on {len(det.decision_scores_)} rows x "
-                f"{det.n_features_in_} features in {len(det.history_)} epochs{procs}; "
+                f"{what} in {len(det.history_)} epochs{procs}; "
                 f"threshold {det.threshold_:.6g}; saved to {args.out}"
             )
 
@@ -95,6 +97,63 @@ def _write_npy(blocks, out: Path, threshold: float) -> tuple[int, int]:
     return n, flagged
 
 
+def _plot_data(args: argparse.Namespace) -> tuple[np.ndarray, np.ndarray | None]:
+    """``--data`` (a file, or ``mnist:test`` / ``cifar10:train``) and 0/1 anomaly labels."""
+    if args.data is None:
+        raise CLIError("this figure needs --data")
+    name, _, split = args.data.partition(":")
+    if name in ("mnist", "cifar10") and split in ("train", "test"):
+        from memae.benchmarks.images import load
+
+        X, y = load(name, split)
+    else:
+        X = np.asarray(read_table(args.data, None, args.key))
+        y = None if args.labels is None else np.asarray(read_table(args.labels)).ravel()
+    if args.normal_class is not None:
+        if y is None:
+            raise CLIError("--normal-class needs class labels (--labels, or mnist:/cifar10: data)")
+        y = (y != args.normal_class).astype(np.int64)
+    elif y is not None and not np.isin(y, (0, 1)).all():
+        raise CLIError("labels must be 0 (normal) / 1 (anomaly); or give --normal-class")
+    if y is not None and len(y) != len(X):
+        raise CLIError(f"--labels has {len(y)} entries for {len(X)} samples")
+    return X, y
+
+
+def cmd_plot(args: argparse.Namespace) -> None:
+    import memae
+    from memae import plotting
+
+    models = {Path(m).name: memae.load(m) for m in args.models}
+    first = next(iter(models.values()))
+    if args.figure == "memory":
+        if not hasattr(first, "decode_memory"):
+            raise CLIError(f"{args.models[0]} is not a MemAE model: it has no memory")
+        out = plotting.plot_memory(first, args.out, n_items=args.n)
+    else:
+        X, y = _plot_data(args)
+        if args.figure == "reconstructions":
+            rng = np.random.default_rng(args.seed)
+            if y is None:
+                picks = X[rng.choice(len(X), min(args.n, len(X)), replace=False)]
+                normal, anomalous = picks, picks[:0]
+            else:
+                half = args.n // 2
+                normal = X[rng.choice(np.flatnonzero(y == 0), half, replace=False)]
+                anomalous = X[rng.choice(np.flatnonzero(y == 1), args.n - half, replace=False)]
+            out = plotting.plot_reconstructions(models, normal, anomalous, args.out)
+        else:
+            if y is None:
+                raise CLIError(f"the {args.figure} figure needs labels (--labels/--normal-class)")
+            scores = {name: det.decision_function(X) for name, det in models.items()}
+            if args.figure == "roc":
+                out = plotting.plot_roc(scores, y, args.out)
+            else:
+                name = next(iter(scores))
+                out = plotting.plot_histogram(scores[name], y, first.threshold_, args.out, name)
+    print(f"wrote {out}")
+
+
 def cmd_benchmark(args: argparse.Namespace) -> None:
     if args.name == "kdd":
         from memae.benchmarks import kdd
@@ -108,6 +167,10 @@ def cmd_benchmark(args: argparse.Namespace) -> None:
         from memae.benchmarks import scaling
 
         scaling.main(args.rest)
+    elif args.name in ("mnist", "cifar10"):
+        from memae.benchmarks import images
+
+        images.main([args.name, *args.rest])
     else:  # pragma: no cover - argparse restricts choices
         raise CLIError(f"unknown benchmark {args.name}")
 
@@ -180,13 +243,32 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_score)
 
     p = sub.add_parser(
+        "plot",
+        help="figures of saved image models (PNG)",
+        description="reconstructions: input / reconstruction / error map per model; memory: "
+        "the memory items of a MemAE model decoded; roc: ROC curve per model; hist: score "
+        "histograms of normals and anomalies with the first model's threshold. DATA is a "
+        ".npy/.npz/.csv file or mnist:test / cifar10:test (then --normal-class gives labels).",
+    )
+    p.add_argument("figure", choices=["reconstructions", "memory", "roc", "hist"])
+    p.add_argument("models", nargs="+", help="saved model directories")
+    p.add_argument("--data", default=None, help="samples to show or score")
+    p.add_argument("--labels", default=None, help="0/1 anomaly labels, or classes")
+    p.add_argument("--normal-class", type=int, default=None, help="labels = (class != C)")
+    p.add_argument("--key", default=None, help="array name inside an .npz --data file")
+    p.add_argument("--n", type=int, default=10, help="images (or memory items) to show")
+    p.add_argument("--seed", type=int, default=0, help="which images are drawn")
+    p.add_argument("--out", required=True, help="PNG file to write")
+    p.set_defaults(func=cmd_plot)
+
+    p = sub.add_parser(
         "benchmark",
         help="run a paper benchmark",
         description="Run a benchmark; options after the name go to it "
         "(e.g. 'memae benchmark kdd --runs 5 --quick'; see "
         "'memae benchmark kdd --help').",
     )
-    p.add_argument("name", choices=["kdd", "speed", "scaling"])
+    p.add_argument("name", choices=["kdd", "mnist", "cifar10", "speed", "scaling"])
     p.add_argument("rest", nargs=argparse.REMAINDER, help="options of the benchmark")
     p.set_defaults(func=cmd_benchmark)
 

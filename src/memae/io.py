@@ -21,7 +21,7 @@ from safetensors.torch import save as save_safetensors_bytes
 
 from memae._version import __version__
 from memae.detectors.base import resolve_device
-from memae.preprocessing import Scaler
+from memae.preprocessing import Scaler, network_shape
 
 CONFIG_FILE = "config.json"
 WEIGHTS_FILE = "weights.safetensors"
@@ -146,12 +146,17 @@ def load(path: str | os.PathLike):
     try:
         sample_shape = tuple(int(s) for s in fitted["sample_shape"])
         n_features = int(fitted["n_features_in"])
-        detector.scaler_ = Scaler.from_config(fitted["preprocessing"], n_features)
+        detector.scaler_ = Scaler.from_config(fitted["preprocessing"], sample_shape)
         threshold = float(fitted["threshold"])
         seed = int(fitted["seed"])
     except (KeyError, TypeError, ValueError) as exc:
         raise ModelFileError(f"{directory / CONFIG_FILE} has invalid fitted state: {exc}") from None
-    network = detector._build_network(sample_shape)
+    try:
+        network = detector._build_network(network_shape(sample_shape))
+    except ValueError as exc:
+        raise ModelFileError(
+            f"{directory / CONFIG_FILE} describes no valid network: {exc}"
+        ) from None
     state = {k[len("network.") :]: v for k, v in tensors.items() if k.startswith("network.")}
     try:
         network.load_state_dict(state, strict=True)

@@ -24,18 +24,22 @@ def check_array(
     n_features: int | None = None,
     feature_names: Sequence[str] | None = None,
     estimator: str = "the detector",
+    sample_shape: tuple[int, ...] | None = None,
 ) -> tuple[np.ndarray, list[str] | None]:
-    """Validate tabular input and return it as a C-contiguous float32 array.
+    """Validate input and return it as a C-contiguous array.
 
-    Accepts numpy arrays, pandas DataFrames and (nested) lists. Returns the array
-    and the column names (``None`` unless ``X`` is a DataFrame).
+    Tabular data is ``(n_samples, n_features)``; images are ``(N, H, W)``,
+    ``(N, H, W, C)`` or ``(N, C, H, W)``. Accepts numpy arrays, pandas DataFrames and
+    (nested) lists. Returns float32, except that ``uint8`` images stay ``uint8``
+    (4x smaller; they are converted batch by batch by the preprocessing), and the
+    column names (``None`` unless ``X`` is a DataFrame).
 
     Raises
     ------
     ValueError
-        Naming the problem: non-numeric columns or values, not two-dimensional,
-        empty, NaN or infinite entries, or a feature count (or DataFrame column
-        names) different from those seen in ``fit``.
+        Naming the problem: non-numeric columns or values, the wrong number of
+        dimensions, empty, NaN or infinite entries, or a feature count, sample shape
+        (or DataFrame column names) different from those seen in ``fit``.
     """
     names = _feature_names(X)
     if names is not None:  # DataFrame: name the offending columns
@@ -56,16 +60,29 @@ def check_array(
             ) from None
         if arr.dtype.kind == "c":  # pragma: no cover - astype(float) already fails
             raise ValueError(f"{name} is complex-valued")
-    if arr.ndim != 2:
+    if arr.ndim not in (2, 3, 4):
         hint = " (reshape(-1, 1) for a single feature)" if arr.ndim == 1 else ""
         raise ValueError(
-            f"{name} must be 2-dimensional (n_samples, n_features), got shape {arr.shape}{hint}"
+            f"{name} must be (n_samples, n_features) or a stack of images (N, H, W), "
+            f"(N, H, W, C) or (N, C, H, W); got shape {arr.shape}{hint}"
         )
     if arr.shape[0] == 0:
         raise ValueError(f"{name} is empty: 0 samples")
-    if arr.shape[1] == 0:
+    if arr.ndim == 2 and arr.shape[1] == 0:
         raise ValueError(f"{name} is empty: 0 features")
-    if n_features is not None and arr.shape[1] != n_features:
+    if 0 in arr.shape[1:]:
+        raise ValueError(f"{name} is empty: samples of shape {arr.shape[1:]}")
+    if sample_shape is not None and tuple(arr.shape[1:]) != tuple(sample_shape):
+        if len(sample_shape) == 1 and arr.ndim == 2:
+            raise ValueError(
+                f"{name} has {arr.shape[1]} features, but {estimator} was fitted with "
+                f"{sample_shape[0]}"
+            )
+        raise ValueError(
+            f"{name} has samples of shape {tuple(arr.shape[1:])}, but {estimator} was fitted "
+            f"on samples of shape {tuple(sample_shape)}"
+        )
+    if n_features is not None and int(np.prod(arr.shape[1:])) != n_features:
         raise ValueError(
             f"{name} has {arr.shape[1]} features, but {estimator} was fitted with {n_features}"
         )
@@ -74,6 +91,8 @@ def check_array(
             f"{name}'s column names differ from those seen in fit: expected "
             f"{list(feature_names)[:10]}..., got {names[:10]}..."
         )
+    if arr.ndim > 2 and arr.dtype == np.uint8:  # 8-bit images: no NaN possible, keep compact
+        return np.ascontiguousarray(arr), names
     with np.errstate(over="ignore"):  # too large for float32 -> inf, reported below
         # No copy when X is already C-contiguous float32 (a memory-mapped file included).
         arr = np.ascontiguousarray(arr, dtype=np.float32)

@@ -21,17 +21,22 @@ class AutoEncoder(BaseDetector):
     Parameters
     ----------
     backbone : str, default="auto"
-        Encoder/decoder family; ``"auto"`` picks ``"mlp"`` for tabular data.
+        Encoder/decoder family; ``"auto"`` picks ``"mlp"`` for tabular data and
+        ``"conv2d"`` for images.
     hidden_dims : sequence of int, default=(64, 32)
-        Widths of the encoder's hidden layers (the decoder mirrors them).
+        Widths (``"mlp"``) or channel counts (``"conv2d"``) of the encoder's hidden
+        layers; the decoder mirrors them.
     latent_dim : int, default=8
-        Size of the code.
+        Size of the code (channels of the code map for ``"conv2d"``).
     activation : str, default="relu"
         ``"tanh"``, ``"relu"``, ``"leaky_relu"``, ``"elu"``, ``"gelu"`` or ``"sigmoid"``.
+    kernel_sizes : sequence of int, optional
+        Convolutional backbones: kernel size of each encoder layer (default 3).
     l1_weight : float, default=0.0
         Weight of ``mean |z|`` in the loss ("AE-l1").
-    preprocessing : {"standard", "minmax", None}, default="standard"
-        Per-feature scaling fitted on the training rows.
+    preprocessing : {"standard", "minmax", "image", None}, default="standard"
+        Scaling fitted on the training data: per feature (``"standard"``,
+        ``"minmax"``) or, for images, ``"image"``: pixels [0, 255] -> [-1, 1].
     epochs : int, default=100
     batch_size : int, default=256
     lr : float, default=1e-3
@@ -71,6 +76,7 @@ class AutoEncoder(BaseDetector):
         hidden_dims: Sequence[int] = (64, 32),
         latent_dim: int = 8,
         activation: str = "relu",
+        kernel_sizes: Sequence[int] | None = None,
         l1_weight: float = 0.0,
         preprocessing: Preprocessing = "standard",
         epochs: int = 100,
@@ -89,6 +95,7 @@ class AutoEncoder(BaseDetector):
             hidden_dims=hidden_dims,
             latent_dim=latent_dim,
             activation=activation,
+            kernel_sizes=kernel_sizes,
             preprocessing=preprocessing,
             epochs=epochs,
             batch_size=batch_size,

@@ -20,7 +20,7 @@ from torch import Tensor, nn
 
 from memae import distributed
 from memae.nn import Backbone, build_backbone, squared_error
-from memae.preprocessing import Preprocessing, Scaler
+from memae.preprocessing import Preprocessing, Scaler, network_shape
 from memae.readers import DEFAULT_CHUNKSIZE, iter_table
 from memae.training import TrainConfig, train
 from memae.validation import check_array
@@ -80,6 +80,7 @@ class BaseDetector(BaseEstimator):
         hidden_dims: Sequence[int] = (64, 32),
         latent_dim: int = 8,
         activation: str = "relu",
+        kernel_sizes: Sequence[int] | None = None,
         preprocessing: Preprocessing = "standard",
         epochs: int = 100,
         batch_size: int = 256,
@@ -98,6 +99,7 @@ class BaseDetector(BaseEstimator):
         self.hidden_dims = hidden_dims
         self.latent_dim = latent_dim
         self.activation = activation
+        self.kernel_sizes = kernel_sizes
         self.preprocessing = preprocessing
         self.epochs = epochs
         self.batch_size = batch_size
@@ -113,7 +115,11 @@ class BaseDetector(BaseEstimator):
     # ----------------------------------------------------------------- to override
     @abstractmethod
     def _build_network(self, sample_shape: tuple[int, ...]) -> nn.Module:
-        """A freshly initialised torch model for samples of ``sample_shape``."""
+        """A freshly initialised torch model for network-layout samples of ``sample_shape``.
+
+        ``sample_shape`` is ``(d,)`` for tabular data and ``(C, H, W)`` for images
+        (see :func:`memae.preprocessing.network_shape`).
+        """
 
     @abstractmethod
     def _loss(self, model: nn.Module, batch: Tensor) -> dict[str, Tensor]:
@@ -133,6 +139,7 @@ class BaseDetector(BaseEstimator):
             hidden_dims=tuple(self.hidden_dims),
             latent_dim=self.latent_dim,
             activation=self.activation,
+            kernel_sizes=None if self.kernel_sizes is None else tuple(self.kernel_sizes),
         )
 
     # ---------------------------------------------------------------------- presets
@@ -162,8 +169,10 @@ class BaseDetector(BaseEstimator):
 
         Parameters
         ----------
-        X : array-like of shape (n_samples, n_features)
-            numpy array, pandas DataFrame or nested list.
+        X : array-like of shape (n_samples, n_features) or a stack of images
+            numpy array, pandas DataFrame or nested list; images as ``(N, H, W)``,
+            ``(N, H, W, C)`` or ``(N, C, H, W)``, best as uint8 (kept compact and
+            converted batch by batch; see ``preprocessing="image"``).
         y : ignored
             Present for scikit-learn API compatibility.
         checkpoint_dir : path, optional
@@ -178,20 +187,20 @@ class BaseDetector(BaseEstimator):
         """
         self._check_params()
         arr, names = check_array(X, estimator=type(self).__name__)
+        self.scaler_ = Scaler.fit(arr, self.preprocessing)  # also checks the image layout
         # Every rank of a multi-process fit uses rank 0's seed (drawn or given).
         self.seed_ = distributed.broadcast_int(self._draw_seed())
         self.device_ = distributed.local_device(resolve_device(self.device))
-        self.n_features_in_ = arr.shape[1]
+        self.n_features_in_ = int(np.prod(arr.shape[1:]))
         self.sample_shape_ = tuple(arr.shape[1:])
         if names is not None:
             self.feature_names_in_ = names
         elif hasattr(self, "feature_names_in_"):
             del self.feature_names_in_
-        self.scaler_ = Scaler.fit(arr, self.preprocessing)
         # Build the network under a private RNG so initialisation depends on seed_ only.
         with torch.random.fork_rng(devices=[]):
             torch.manual_seed(self.seed_)
-            network = self._build_network(self.sample_shape_)
+            network = self._build_network(network_shape(self.sample_shape_))
         config = TrainConfig(
             epochs=self.epochs,
             batch_size=self.batch_size,
@@ -233,7 +242,7 @@ class BaseDetector(BaseEstimator):
 
         Parameters
         ----------
-        X : array-like of shape (n_samples, n_features)
+        X : array-like of shape (n_samples, n_features), or images as in ``fit``
         batch_size : int, optional
             Rows per forward pass; by default about 4M input values per batch.
 
@@ -244,7 +253,7 @@ class BaseDetector(BaseEstimator):
         self._check_fitted()
         arr, _ = check_array(
             X,
-            n_features=self.n_features_in_,
+            sample_shape=self.sample_shape_,
             feature_names=getattr(self, "feature_names_in_", None),
             estimator=f"this {type(self).__name__}",
         )
@@ -292,7 +301,7 @@ class BaseDetector(BaseEstimator):
             arr, _ = check_array(
                 chunk,
                 name=f"X (the chunk from row {seen})",
-                n_features=self.n_features_in_,
+                sample_shape=self.sample_shape_,
                 feature_names=names,
                 estimator=f"this {type(self).__name__}",
             )
@@ -308,6 +317,26 @@ class BaseDetector(BaseEstimator):
             raise ValueError("X is empty: 0 samples")
         if held:
             yield self._scores(np.concatenate(pieces), bs)
+
+    @torch.inference_mode()
+    def reconstruct(self, X: Any, batch_size: int | None = None) -> np.ndarray:
+        """The network's reconstruction of every sample, in the input's scale and layout.
+
+        For images fitted as ``(N, H, W)`` uint8 the result is ``(N, H, W)`` float32
+        on the 0-255 scale, ready to show next to the input.
+        """
+        self._check_fitted()
+        arr, _ = check_array(
+            X, sample_shape=self.sample_shape_, estimator=f"this {type(self).__name__}"
+        )
+        bs = batch_size or self._default_batch_size()
+        self.network_.eval()
+        out = np.empty(arr.shape, dtype=np.float32)
+        for start in range(0, len(arr), bs):
+            chunk = torch.from_numpy(np.array(arr[start : start + bs])).to(self.device_)
+            x_hat = self.network_(self.scaler_(chunk)).reconstruction
+            out[start : start + len(chunk)] = self.scaler_.inverse(x_hat).cpu().numpy()
+        return out
 
     def score_samples(self, X: Any) -> np.ndarray:
         """Minus :meth:`decision_function` (scikit-learn's sign: lower = more abnormal)."""
@@ -386,7 +415,7 @@ def _chunks(X: Any, chunksize: int, label_column: str | None, key: str | None) -
             yield X.iloc[start : start + chunksize]
     elif isinstance(X, (np.ndarray, list, tuple)):
         arr = np.asarray(X)
-        if arr.ndim != 2:
+        if arr.ndim < 2:
             yield arr  # check_array names the problem
             return
         for start in range(0, len(arr), chunksize):

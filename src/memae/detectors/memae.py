@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
+from typing import Literal
 
+import numpy as np
+import torch
 from torch import Tensor, nn
 
 from memae.detectors.base import BaseDetector
 from memae.nn import AutoEncoderNet, Memory, attention_entropy, squared_error
 from memae.nn.memory import Addressing
-from memae.preprocessing import Preprocessing
+from memae.preprocessing import Preprocessing, network_shape
 
 
 class MemAE(BaseDetector):
@@ -39,8 +43,13 @@ class MemAE(BaseDetector):
         for why the default is not 1.
     entropy_weight : float, default=0.0002
         ``alpha``, weight of the addressing-entropy loss (paper value).
-    backbone, hidden_dims, latent_dim, activation, preprocessing, epochs, batch_size, \
-lr, weight_decay, validation_fraction, patience, contamination, device, \
+    memory_layout : {"location", "flat"}, default="location"
+        For convolutional codes ``(B, C, h, w)``: ``"location"`` addresses the memory
+        with every spatial location's ``C``-vector separately (items of size ``C``,
+        as the official code does); ``"flat"`` uses the whole flattened code as one
+        query (items of size ``C * h * w``). Irrelevant for tabular data.
+    backbone, hidden_dims, latent_dim, activation, kernel_sizes, preprocessing, epochs, \
+batch_size, lr, weight_decay, validation_fraction, patience, contamination, device, \
 random_state, verbose
         As in :class:`memae.AutoEncoder`.
 
@@ -61,10 +70,12 @@ random_state, verbose
         addressing: Addressing = "cosine",
         temperature: float = 0.1,
         entropy_weight: float = 0.0002,
+        memory_layout: Literal["location", "flat"] = "location",
         backbone: str = "auto",
         hidden_dims: Sequence[int] = (64, 32),
         latent_dim: int = 8,
         activation: str = "relu",
+        kernel_sizes: Sequence[int] | None = None,
         preprocessing: Preprocessing = "standard",
         epochs: int = 100,
         batch_size: int = 256,
@@ -82,6 +93,7 @@ random_state, verbose
             hidden_dims=hidden_dims,
             latent_dim=latent_dim,
             activation=activation,
+            kernel_sizes=kernel_sizes,
             preprocessing=preprocessing,
             epochs=epochs,
             batch_size=batch_size,
@@ -99,17 +111,44 @@ random_state, verbose
         self.addressing = addressing
         self.temperature = temperature
         self.entropy_weight = entropy_weight
+        self.memory_layout = memory_layout
 
     def _build_network(self, sample_shape: tuple[int, ...]) -> nn.Module:
+        if self.memory_layout not in ("location", "flat"):
+            raise ValueError(
+                f"memory_layout must be 'location' or 'flat', got {self.memory_layout!r}"
+            )
         bb = self._backbone(sample_shape)
+        flat = self.memory_layout == "flat"
         memory = Memory(
             self.memory_size,
-            bb.code_dim,
+            math.prod(bb.code_shape) if flat else bb.code_dim,
             shrink_threshold=self.shrink_threshold,
             addressing=self.addressing,
             temperature=self.temperature,
+            flatten=flat,
         )
         return AutoEncoderNet(bb.encoder, bb.decoder, memory)
+
+    @torch.inference_mode()
+    def decode_memory(self) -> np.ndarray:
+        """Every memory item passed through the decoder, in the input's scale and layout.
+
+        With per-location addressing of a feature map, item ``i`` is placed at every
+        location of the code. Returns shape ``(memory_size, *sample_shape)``; the
+        paper shows these look like prototypes of the normal class.
+        """
+        self._check_fitted()
+        net = self.network_.eval()
+        probe = torch.zeros((1, *network_shape(self.sample_shape_)), device=self.device_)
+        code_shape = net.encoder(probe).shape[1:]
+        items = net.memory.weight
+        if net.memory.flatten:
+            codes = items.reshape(-1, *code_shape)
+        else:
+            codes = items.reshape(*items.shape, *[1] * (len(code_shape) - 1))
+            codes = codes.expand(-1, *code_shape)
+        return self.scaler_.inverse(net.decoder(codes)).cpu().numpy()
 
     def _loss(self, model: nn.Module, batch: Tensor) -> dict[str, Tensor]:
         out = model(batch)

@@ -1,5 +1,6 @@
 """Evaluation protocols of the papers memae reproduces."""
 
 from memae.evaluation.kdd import kdd_metrics, kdd_split
+from memae.evaluation.one_class import anomaly_subset, one_class_aucs, one_class_labels
 
-__all__ = ["kdd_metrics", "kdd_split"]
+__all__ = ["anomaly_subset", "kdd_metrics", "kdd_split", "one_class_aucs", "one_class_labels"]

@@ -81,6 +81,9 @@ class Memory(nn.Module):
     addressing : {"cosine", "dot"}, default="cosine"
         ``"cosine"`` is the paper's Eq. (5); ``"dot"`` is the plain inner product the
         official code (donggong1/memae-anomaly-detection) uses.
+    flatten : bool, default=False
+        For feature-map input ``(B, C, *S)``: address the whole flattened map as one
+        query of size ``dim = C * prod(S)`` instead of every location separately.
     temperature : float, default=0.1
         Cosine similarities are divided by this before the softmax. Cosine lies in
         ``[-1, 1]``, so without a temperature the softmax over ``N`` items is nearly
@@ -119,6 +122,7 @@ class Memory(nn.Module):
         shrink_threshold: float | None = None,
         addressing: Addressing = "cosine",
         temperature: float = 0.1,
+        flatten: bool = False,
     ) -> None:
         super().__init__()
         if num_items < 1 or dim < 1:
@@ -135,6 +139,7 @@ class Memory(nn.Module):
         self.shrink_threshold = lam
         self.addressing = addressing
         self.temperature = temperature
+        self.flatten = flatten
         self.weight = nn.Parameter(torch.empty(num_items, dim))
         self.last_dead_fraction = 0.0
         self.reset_parameters()
@@ -148,7 +153,7 @@ class Memory(nn.Module):
         return (
             f"num_items={self.num_items}, dim={self.dim}, "
             f"shrink_threshold={self.shrink_threshold:g}, addressing={self.addressing!r}, "
-            f"temperature={self.temperature:g}"
+            f"temperature={self.temperature:g}, flatten={self.flatten}"
         )
 
     def address(self, query: Tensor) -> Tensor:
@@ -175,6 +180,9 @@ class Memory(nn.Module):
         return shrunk / total
 
     def forward(self, z: Tensor) -> MemoryOutput:
+        if self.flatten and z.dim() > 2:
+            read = self(z.flatten(1))
+            return MemoryOutput(read.output.reshape(z.shape), read.attention)
         if z.dim() < 2 or z.shape[1] != self.dim:
             raise ValueError(
                 f"Memory expects input of shape (B, {self.dim}) or (B, {self.dim}, ...), "

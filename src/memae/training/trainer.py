@@ -328,6 +328,10 @@ def train(
         # Parameters (memory items included) are broadcast from rank 0 here and their
         # gradients averaged at every step, so the ranks keep identical weights.
         ids = [device.index] if device.type == "cuda" else None
+        if device.type == "cuda":
+            # Batch statistics over the global batch (conv backbones); SyncBatchNorm needs
+            # CUDA, so on CPU each rank normalises by its own share of the batch.
+            model = nn.SyncBatchNorm.convert_sync_batchnorm(model)
         step_model: nn.Module = DistributedDataParallel(model, device_ids=ids)
         sampler = DistributedSampler(
             range(n_train), num_replicas=world, rank=rank, shuffle=True, seed=config.seed

@@ -1,0 +1,9 @@
+"""One-class MNIST / CIFAR-10 (MemAE paper, Table 1). Same as ``memae benchmark mnist|cifar10``.
+
+python benchmarks/images.py mnist|cifar10 [--seeds 3] [--jobs 2] [--quick] [--readme README.md]
+"""
+
+from memae.benchmarks.images import main
+
+if __name__ == "__main__":
+    main(prog="python benchmarks/images.py")

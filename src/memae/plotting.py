@@ -1,0 +1,159 @@
+"""Figures a user of an image detector wants to see (matplotlib, written as PNG).
+
+All functions take fitted detectors and/or scores, write ``path`` and return it.
+matplotlib is an optional dependency (``pip install memae[plot]``); the Agg backend
+is used, so no display is needed.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from sklearn.metrics import roc_curve
+
+
+def _pyplot():
+    try:
+        import matplotlib
+    except ImportError:  # pragma: no cover - depends on the environment
+        raise ImportError("plotting needs matplotlib: pip install 'memae[plot]'") from None
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    return plt
+
+
+def _show(ax, img: np.ndarray, cmap: str | None = None, vmax: float | None = None) -> None:
+    """Draw one image given on the 0-255 scale ((H, W) or (H, W, C)); an error map if cmap."""
+    if cmap is not None:
+        ax.imshow(img, cmap=cmap, vmin=0, vmax=vmax)
+    elif img.ndim == 2 or img.shape[-1] == 1:
+        ax.imshow(img.reshape(img.shape[:2]), cmap="gray", vmin=0, vmax=255)
+    else:
+        ax.imshow(np.clip(img, 0, 255).astype(np.uint8))
+    ax.set_xticks([])
+    ax.set_yticks([])
+
+
+def _hwc(images: np.ndarray, sample_shape: tuple[int, ...]) -> np.ndarray:
+    """Images as (N, H, W) or (N, H, W, C) for display, whatever the input layout."""
+    from memae.preprocessing import channels_last
+
+    if len(sample_shape) == 3 and not channels_last(sample_shape):
+        return np.moveaxis(images, 1, -1)
+    return images
+
+
+def _save(fig, path: str | os.PathLike) -> Path:
+    out = Path(path)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(out, dpi=110, bbox_inches="tight")
+    _pyplot().close(fig)
+    return out
+
+
+def plot_reconstructions(
+    detectors: Mapping[str, Any],
+    normal: np.ndarray,
+    anomalous: np.ndarray,
+    path: str | os.PathLike,
+) -> Path:
+    """Input / reconstruction / per-pixel squared error, one column per image.
+
+    Rows: the inputs, then for each detector its reconstructions and error maps
+    (squared error on the 0-255 scale, averaged over colour channels; one colour
+    scale per detector so normal and anomalous columns compare directly).
+    """
+    plt = _pyplot()
+    images = np.concatenate([normal, anomalous])
+    n_norm = len(normal)
+    first = next(iter(detectors.values()))
+    shape = first.sample_shape_
+    shown = _hwc(images, shape)
+    rows = 1 + 2 * len(detectors)
+    fig, axes = plt.subplots(rows, len(images), figsize=(1.3 * len(images), 1.35 * rows))
+    axes = np.asarray(axes).reshape(rows, len(images))
+    for j in range(len(images)):
+        _show(axes[0, j], shown[j])
+        axes[0, j].set_title("normal" if j < n_norm else "anomaly", fontsize=8)
+    for i, (name, det) in enumerate(detectors.items()):
+        recon = _hwc(det.reconstruct(images), shape)
+        err = (shown.astype(np.float32) - recon) ** 2
+        if err.ndim == 4:
+            err = err.mean(axis=-1)
+        vmax = float(np.percentile(err, 99.5)) or 1.0
+        for j in range(len(images)):
+            _show(axes[1 + 2 * i, j], recon[j])
+            _show(axes[2 + 2 * i, j], err[j], cmap="inferno", vmax=vmax)
+        axes[1 + 2 * i, 0].set_ylabel(f"{name}\nrecon.", fontsize=8)
+        axes[2 + 2 * i, 0].set_ylabel(f"{name}\nerror", fontsize=8)
+    axes[0, 0].set_ylabel("input", fontsize=8)
+    return _save(fig, path)
+
+
+def plot_memory(detector: Any, path: str | os.PathLike, n_items: int = 20) -> Path:
+    """The first ``n_items`` memory items of a fitted image :class:`memae.MemAE`, decoded."""
+    plt = _pyplot()
+    items = _hwc(detector.decode_memory()[:n_items], detector.sample_shape_)
+    cols = min(10, len(items))
+    rows = -(-len(items) // cols)
+    fig, axes = plt.subplots(rows, cols, figsize=(1.2 * cols, 1.25 * rows), squeeze=False)
+    for ax in axes.ravel():
+        ax.axis("off")
+    for k, img in enumerate(items):
+        ax = axes.ravel()[k]
+        ax.axis("on")
+        _show(ax, img)
+        ax.set_title(f"item {k}", fontsize=7)
+    how = (
+        "each item is a whole code"
+        if detector.network_.memory.flatten
+        else "every code location set to the item"
+    )
+    fig.suptitle(f"memory items decoded ({how})", fontsize=9)
+    return _save(fig, path)
+
+
+def plot_roc(
+    scores: Mapping[str, np.ndarray], labels: np.ndarray, path: str | os.PathLike, title: str = ""
+) -> Path:
+    """ROC curve of each method's scores (label 1 = anomaly), with its AUC in the legend."""
+    from sklearn.metrics import roc_auc_score
+
+    plt = _pyplot()
+    fig, ax = plt.subplots(figsize=(4.8, 4.4))
+    for name, s in scores.items():
+        fpr, tpr, _ = roc_curve(labels, s)
+        ax.plot(fpr, tpr, label=f"{name} (AUC {roc_auc_score(labels, s):.3f})", lw=1.3)
+    ax.plot([0, 1], [0, 1], color="grey", lw=0.8, ls=":")
+    ax.set_xlabel("false positive rate")
+    ax.set_ylabel("true positive rate")
+    ax.set_title(title, fontsize=9)
+    ax.legend(fontsize=7, loc="lower right")
+    return _save(fig, path)
+
+
+def plot_histogram(
+    scores: np.ndarray,
+    labels: np.ndarray,
+    threshold: float,
+    path: str | os.PathLike,
+    title: str = "",
+) -> Path:
+    """Score histograms of normals (label 0) and anomalies (label 1), threshold marked."""
+    plt = _pyplot()
+    scores, labels = np.asarray(scores), np.asarray(labels)
+    fig, ax = plt.subplots(figsize=(5.2, 3.4))
+    bins = np.histogram_bin_edges(scores, bins=60)
+    ax.hist(scores[labels == 0], bins=bins, alpha=0.6, density=True, label="normal")
+    ax.hist(scores[labels == 1], bins=bins, alpha=0.6, density=True, label="anomaly")
+    ax.axvline(threshold, color="k", ls="--", lw=1, label=f"threshold {threshold:.4g}")
+    ax.set_xlabel("anomaly score")
+    ax.set_ylabel("density")
+    ax.set_title(title, fontsize=9)
+    ax.legend(fontsize=7)
+    return _save(fig, path)
