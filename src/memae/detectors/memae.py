@@ -135,8 +135,9 @@ random_state, verbose
         """Every memory item passed through the decoder, in the input's scale and layout.
 
         With per-location addressing of a feature map, item ``i`` is placed at every
-        location of the code. Returns shape ``(memory_size, *sample_shape)``; the
-        paper shows these look like prototypes of the normal class.
+        location of the code. Returns shape ``(memory_size, *sample_shape)``. The
+        paper shows whole-code items that decode to prototypes of the normal class;
+        when reconstructions mix several items, a single item need not look like one.
         """
         self._check_fitted()
         net = self.network_.eval()
