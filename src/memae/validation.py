@@ -21,7 +21,6 @@ def check_array(
     X: Any,
     *,
     name: str = "X",
-    n_features: int | None = None,
     feature_names: Sequence[str] | None = None,
     estimator: str = "the detector",
     sample_shape: tuple[int, ...] | None = None,
@@ -81,10 +80,6 @@ def check_array(
         raise ValueError(
             f"{name} has samples of shape {tuple(arr.shape[1:])}, but {estimator} was fitted "
             f"on samples of shape {tuple(sample_shape)}"
-        )
-    if n_features is not None and int(np.prod(arr.shape[1:])) != n_features:
-        raise ValueError(
-            f"{name} has {arr.shape[1]} features, but {estimator} was fitted with {n_features}"
         )
     if feature_names is not None and names is not None and list(feature_names) != names:
         raise ValueError(

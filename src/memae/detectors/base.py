@@ -329,13 +329,10 @@ class BaseDetector(BaseEstimator):
         arr, _ = check_array(
             X, sample_shape=self.sample_shape_, estimator=f"this {type(self).__name__}"
         )
-        bs = batch_size or self._default_batch_size()
-        self.network_.eval()
         out = np.empty(arr.shape, dtype=np.float32)
-        for start in range(0, len(arr), bs):
-            chunk = torch.from_numpy(np.array(arr[start : start + bs])).to(self.device_)
-            x_hat = self.network_(self.scaler_(chunk)).reconstruction
-            out[start : start + len(chunk)] = self.scaler_.inverse(x_hat).cpu().numpy()
+        for start, batch in self._batches(arr, batch_size):
+            x_hat = self.network_(batch).reconstruction
+            out[start : start + len(batch)] = self.scaler_.inverse(x_hat).cpu().numpy()
         return out
 
     def score_samples(self, X: Any) -> np.ndarray:
@@ -349,19 +346,22 @@ class BaseDetector(BaseEstimator):
     def _default_batch_size(self) -> int:
         return max(1, _INFERENCE_ELEMENTS // int(np.prod(self.sample_shape_)))
 
-    @torch.inference_mode()
-    def _scores(self, arr: np.ndarray, batch_size: int | None = None) -> np.ndarray:
+    def _batches(self, arr: np.ndarray, batch_size: int | None) -> Iterator[tuple[int, Tensor]]:
+        """``(start, preprocessed batch on the device)`` over ``arr``, in eval mode."""
         bs = batch_size or self._default_batch_size()
-        model = self.network_
-        model.eval()
-        out = np.empty(len(arr), dtype=np.float64)
+        self.network_.eval()
         for start in range(0, len(arr), bs):
             block = arr[start : start + bs]
             if not block.flags.writeable:  # read-only memory map: torch wants its own copy
                 block = block.copy()
-            chunk = torch.from_numpy(block).to(self.device_, non_blocking=True)
-            scores = self._score_batch(model, self.scaler_(chunk))
-            out[start : start + len(chunk)] = scores.double().cpu().numpy()
+            yield start, self.scaler_(torch.from_numpy(block).to(self.device_, non_blocking=True))
+
+    @torch.inference_mode()
+    def _scores(self, arr: np.ndarray, batch_size: int | None = None) -> np.ndarray:
+        out = np.empty(len(arr), dtype=np.float64)
+        for start, batch in self._batches(arr, batch_size):
+            scores = self._score_batch(self.network_, batch)
+            out[start : start + len(batch)] = scores.double().cpu().numpy()
         if not np.isfinite(out).all():
             raise FloatingPointError(
                 f"{type(self).__name__} produced non-finite scores; the model weights are corrupt"
