@@ -13,8 +13,8 @@ import json
 from pathlib import Path
 
 from memae import AutoEncoder, MemAE
-from memae.benchmarks.images import load
 from memae.benchmarks.report import environment
+from memae.datasets import load_image_dataset
 
 if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__)
@@ -23,7 +23,7 @@ if __name__ == "__main__":
     parser.add_argument("--epochs", type=int, default=40)
     parser.add_argument("--out", type=Path, default=Path("benchmarks/results"))
     args = parser.parse_args()
-    X, y = load(args.dataset, "train")
+    X, y = load_image_dataset(args.dataset, "train")
     curves = {}
     for cls in (AutoEncoder, MemAE):
         det = cls.from_preset(args.dataset, epochs=args.epochs, random_state=0)

@@ -102,10 +102,10 @@ def _plot_data(args: argparse.Namespace) -> tuple[np.ndarray, np.ndarray | None]
     if args.data is None:
         raise CLIError("this figure needs --data")
     name, _, split = args.data.partition(":")
-    if name in ("mnist", "cifar10") and split in ("train", "test"):
-        from memae.benchmarks.images import load
+    from memae.datasets.images import IMAGE_DATASETS, load_image_dataset
 
-        X, y = load(name, split)
+    if name in IMAGE_DATASETS and split in ("train", "test"):
+        X, y = load_image_dataset(name, split)
     else:
         X = np.asarray(read_table(args.data, None, args.key))
         y = None if args.labels is None else np.asarray(read_table(args.labels)).ravel()

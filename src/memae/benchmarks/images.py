@@ -30,6 +30,7 @@ from sklearn.svm import OneClassSVM
 
 from memae import AutoEncoder, MemAE
 from memae.benchmarks.report import environment, mean_std, update_readme, write_results
+from memae.datasets import load_image_dataset
 from memae.evaluation import one_class_aucs, one_class_labels
 
 #: mean ROC-AUC of MemAE paper Table 1
@@ -44,15 +45,6 @@ KDE_BANDWIDTHS = np.logspace(-1, 1.5, 11)
 DETERMINISTIC = ("OC-SVM", "KDE")  # no seed: fitted once per class
 QUICK_TEST = 2000
 QUICK_TRAIN = 2000
-
-
-def load(dataset: str, split: str, data: str | None = None) -> tuple[np.ndarray, np.ndarray]:
-    from memae.datasets.images import load_cifar10, load_mnist
-
-    loaders = {"mnist": load_mnist, "cifar10": load_cifar10}
-    if dataset not in loaders:
-        raise ValueError(f"unknown image dataset {dataset!r}; choose mnist or cifar10")
-    return loaders[dataset](split, data)
 
 
 class _Shallow:
@@ -116,8 +108,8 @@ def methods(dataset: str, quick: bool) -> dict[str, Callable[[int], Any]]:
 
 @cache
 def _data(dataset: str, data: str | None, quick: bool) -> tuple[np.ndarray, ...]:
-    X, y = load(dataset, "train", data)
-    Xt, yt = load(dataset, "test", data)
+    X, y = load_image_dataset(dataset, "train", data)
+    Xt, yt = load_image_dataset(dataset, "test", data)
     if quick:  # the first QUICK_TEST // 10 test images of every class
         keep = np.concatenate([np.flatnonzero(yt == c)[: QUICK_TEST // 10] for c in range(10)])
         Xt, yt = Xt[np.sort(keep)], yt[np.sort(keep)]

@@ -224,3 +224,15 @@ def load_cifar10(
         source = find_file(CIFAR10_ARCHIVE, path)
     X, y, _ = load_image_folder(source, subdir=split, classes=CIFAR10_CLASSES, mode="RGB")
     return X, y
+
+
+IMAGE_DATASETS = {"mnist": load_mnist, "cifar10": load_cifar10}
+
+
+def load_image_dataset(
+    name: str, split: str = "train", path: str | os.PathLike | None = None
+) -> tuple[np.ndarray, np.ndarray]:
+    """``load_mnist`` or ``load_cifar10`` by name (``"mnist"``, ``"cifar10"``)."""
+    if name not in IMAGE_DATASETS:
+        raise ValueError(f"unknown image dataset {name!r}; choose from {sorted(IMAGE_DATASETS)}")
+    return IMAGE_DATASETS[name](split, path)
