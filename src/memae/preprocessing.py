@@ -49,17 +49,17 @@ def network_shape(sample_shape: tuple[int, ...]) -> tuple[int, ...]:
 
 
 def _blockwise_stats(X: np.ndarray, method: Preprocessing) -> tuple[np.ndarray, np.ndarray]:
-    """Two passes over row blocks, never holding more than one float64 block."""
+    """Passes over row blocks (one for min/max, two for mean/std), one float64 block at most."""
     rows = max(1, min(_BLOCK_ROWS, _BLOCK_ELEMENTS // int(np.prod(X.shape[1:]))))
     blocks = range(0, len(X), rows)
-    if method == "image":  # one offset and scale for every pixel
-        lo = min(float(X[s : s + rows].min()) for s in blocks)
-        hi = max(float(X[s : s + rows].max()) for s in blocks)
-        return np.asarray((lo + hi) / 2), np.asarray((hi - lo) / 2)
-    if method == "minmax":
-        lo = np.min([X[s : s + rows].min(axis=0) for s in blocks], axis=0)
-        hi = np.max([X[s : s + rows].max(axis=0) for s in blocks], axis=0)
-        return lo.astype(np.float64), hi.astype(np.float64) - lo
+    if method in ("image", "minmax"):
+        axis = None if method == "image" else 0  # "image": one offset and scale for all pixels
+        pairs = [(b.min(axis=axis), b.max(axis=axis)) for b in (X[s : s + rows] for s in blocks)]
+        lo = np.min([p[0] for p in pairs], axis=0).astype(np.float64)
+        hi = np.max([p[1] for p in pairs], axis=0).astype(np.float64)
+        if method == "image":
+            return (lo + hi) / 2, (hi - lo) / 2
+        return lo, hi - lo
     total = sum(X[s : s + rows].astype(np.float64).sum(axis=0) for s in blocks)
     mean = total / len(X)
     sq = sum(((X[s : s + rows] - mean) ** 2).sum(axis=0) for s in blocks)
