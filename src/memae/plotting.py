@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from sklearn.metrics import roc_curve
+from sklearn.metrics import roc_auc_score, roc_curve
 
 
 def _pyplot():
@@ -122,8 +122,6 @@ def plot_roc(
     scores: Mapping[str, np.ndarray], labels: np.ndarray, path: str | os.PathLike, title: str = ""
 ) -> Path:
     """ROC curve of each method's scores (label 1 = anomaly), with its AUC in the legend."""
-    from sklearn.metrics import roc_auc_score
-
     plt = _pyplot()
     fig, ax = plt.subplots(figsize=(4.8, 4.4))
     for name, s in scores.items():

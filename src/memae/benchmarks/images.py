@@ -112,7 +112,8 @@ def _data(dataset: str, data: str | None, quick: bool) -> tuple[np.ndarray, ...]
     Xt, yt = load_image_dataset(dataset, "test", data)
     if quick:  # the first QUICK_TEST // 10 test images of every class
         keep = np.concatenate([np.flatnonzero(yt == c)[: QUICK_TEST // 10] for c in range(10)])
-        Xt, yt = Xt[np.sort(keep)], yt[np.sort(keep)]
+        keep.sort()
+        Xt, yt = Xt[keep], yt[keep]
     return X, y, Xt, yt
 
 

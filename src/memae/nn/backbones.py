@@ -120,8 +120,6 @@ def conv2d_backbone(
         enc += [nn.Conv2d(c_in, c_out, k, stride, k // 2), nn.BatchNorm2d(c_out)]
         enc.append(make_activation(activation))
         sizes.append(tuple(_conv_out(s, k, stride) for s in sizes[-1]))
-    if min(sizes[-1]) < 1:
-        raise ValueError(f"images of size {sample_shape[1:]} are too small for {n} layers")
     dec: list[nn.Module] = []
     c_in = latent_dim
     for i in range(n):
