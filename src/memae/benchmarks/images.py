@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import torch
 from sklearn.decomposition import PCA
 from sklearn.ensemble import IsolationForest
 from sklearn.model_selection import GridSearchCV
@@ -118,8 +119,6 @@ def _data(dataset: str, data: str | None, quick: bool) -> tuple[np.ndarray, ...]
 
 
 def _init_worker(threads: int) -> None:
-    import torch
-
     torch.set_num_threads(threads)
 
 
@@ -135,8 +134,6 @@ def run_task(
     train = X[y == cls]
     if quick:
         train = train[:QUICK_TRAIN]
-    import torch
-
     det = methods(dataset, quick)[method](seed)
     t0 = time.perf_counter()
     det.fit(train)
@@ -180,14 +177,13 @@ def run(
     only: list[str] | None = None,
     jobs: int = 1,
     workdir: Path = Path("benchmarks/results/work"),
-    figure_class: int | None = None,
     log: Callable[[str], None] = print,
     command: tuple[str, list[str] | None] = ("memae benchmark mnist", None),
 ) -> dict[str, Any]:
     """Run every (method, class, seed) task not yet in ``workdir`` and summarise them all."""
     names = only or list(methods(dataset, quick))
     classes = list(range(10)) if classes is None else classes
-    figure_class = classes[0] if figure_class is None else figure_class
+    figure_class = classes[0]  # figures() reads the same class
     work = workdir / f"{dataset}{'-quick' if quick else ''}"
     tasks = []
     for seed in range(seeds):  # seed-major: an interrupted run has whole seeds done first
