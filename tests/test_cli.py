@@ -154,3 +154,20 @@ def test_image_fit_and_plot_commands(tmp_path, mnist, capsys):
         assert out.stat().st_size > 5_000
     assert main(["plot", "roc", str(tmp_path / "m"), "--data", str(test), "--out", "x.png"]) == 1
     assert "needs labels" in capsys.readouterr().err
+
+
+def test_benchmark_ped2_quick_writes_results_and_figures(tmp_path):
+    from .conftest import data_root
+
+    args = ["benchmark", "ped2", "--quick", "--out", str(tmp_path), "--data", str(data_root())]
+    assert main(args) == 0
+    res = json.loads((tmp_path / "ped2-quick.json").read_text())
+    assert set(res["results"]) == {"AE", "MemAE-nonSpar", "MemAE"}
+    assert res["test_frames"] == 360 and res["train_videos"] == res["test_videos"] == 2
+    for r in res["results"].values():
+        assert 0 <= r["auc"] <= 1 and 0 <= r["official"]["auc_raw"] <= 1
+        assert r["official"]["frames"] == 360 - 2 * 15 and r["all"]["frames"] == 360
+        assert r["score_frames_per_second"] > 0 and r["epochs_run"] == 1
+    assert "| MemAE |" in (tmp_path / "ped2-quick.md").read_text()
+    for kind in ("regularity", "frame"):
+        assert (tmp_path / "figures" / f"ped2-quick-{kind}.png").stat().st_size > 10_000

@@ -265,5 +265,5 @@ def test_every_preset_value_has_a_source():
 
     for name, preset in PRESETS.items():
         sourced = {k.strip() for key in preset.sources for k in key.split(",")}
-        params = set(preset.common).union(*map(set, preset.per_model.values()))
+        params = set(preset.common).union(*map(set, preset.per_model.values()), preset.data)
         assert params <= sourced, (name, sorted(params - sourced))

@@ -155,3 +155,74 @@ def plot_histogram(
     ax.set_title(title, fontsize=9)
     ax.legend(fontsize=7)
     return _save(fig, path)
+
+
+def plot_regularity(
+    curves: Mapping[str, np.ndarray],
+    videos: Any,
+    path: str | os.PathLike,
+    title: str = "",
+    cols: int = 4,
+) -> Path:
+    """Regularity score over time per test video, ground-truth anomalous frames shaded.
+
+    ``curves`` maps a method name to per-frame scores ``(F,)`` aligned with
+    ``videos.frames`` (:class:`memae.datasets.Videos` with labels), for example the
+    regularity ``p`` of :func:`memae.evaluation.regularity`; NaN frames are gaps.
+    """
+    plt = _pyplot()
+    n = len(videos)
+    rows = -(-n // cols)
+    fig, axes = plt.subplots(rows, cols, figsize=(3.2 * cols, 1.9 * rows), squeeze=False)
+    for ax in axes.ravel()[n:]:
+        ax.axis("off")
+    for i in range(n):
+        ax, sl = axes.ravel()[i], videos.video(i)
+        t = np.arange(sl.stop - sl.start)
+        if videos.labels is not None:
+            ax.fill_between(
+                t, 0, 1, where=videos.labels[sl] == 1, color="tab:red", alpha=0.15, lw=0, step="mid"
+            )
+        for name, p in curves.items():
+            ax.plot(t, p[sl], lw=1, label=name)
+        ax.set_ylim(-0.02, 1.02)
+        ax.set_title(f"video {videos.names[i]}", fontsize=8)
+        ax.tick_params(labelsize=7)
+    axes[0, 0].legend(fontsize=7, loc="lower left")
+    axes[0, 0].set_ylabel("regularity", fontsize=8)
+    fig.suptitle(title or "regularity score (shaded: anomalous frames)", fontsize=9)
+    fig.tight_layout()
+    return _save(fig, path)
+
+
+def plot_clip_frame(
+    detectors: Mapping[str, Any],
+    clip: np.ndarray,
+    frame: int,
+    path: str | os.PathLike,
+    title: str = "",
+) -> Path:
+    """Input / reconstruction / squared error of one frame of a clip, one row per detector.
+
+    ``clip`` is one sample ``(C, T, H, W)`` as the video detectors were fitted on (0-255
+    scale); ``frame`` indexes its ``T`` axis.
+    """
+    plt = _pyplot()
+    shown = clip[0, frame].astype(np.float32)
+    recons = {name: det.reconstruct(clip[None])[0, 0, frame] for name, det in detectors.items()}
+    errors = {name: (shown - r) ** 2 for name, r in recons.items()}
+    vmax = float(np.percentile(np.concatenate([e.ravel() for e in errors.values()]), 99.5)) or 1.0
+    rows = len(detectors)
+    fig, axes = plt.subplots(rows, 3, figsize=(7.5, 2.6 * rows), squeeze=False)
+    for i, name in enumerate(detectors):
+        _show(axes[i, 0], shown)
+        _show(axes[i, 1], recons[name])
+        _show(axes[i, 2], errors[name], cmap="inferno", vmax=vmax)
+        axes[i, 0].set_ylabel(name, fontsize=9)
+        err = float(errors[name].mean())
+        titles = ("input", "reconstruction", f"squared error (mean {err:.0f})")
+        for ax, label in zip(axes[i], titles, strict=True):
+            ax.set_title(label, fontsize=8)
+    if title:
+        fig.suptitle(title, fontsize=9)
+    return _save(fig, path)

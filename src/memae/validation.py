@@ -7,6 +7,8 @@ from typing import Any
 
 import numpy as np
 
+from memae.clips import ClipWindows
+
 _CHECK_ELEMENTS = 1 << 22  # values checked for NaN/inf at a time
 
 
@@ -28,8 +30,10 @@ def check_array(
     """Validate input and return it as a C-contiguous array.
 
     Tabular data is ``(n_samples, n_features)``; images are ``(N, H, W)``,
-    ``(N, H, W, C)`` or ``(N, C, H, W)``. Accepts numpy arrays, pandas DataFrames and
-    (nested) lists. Returns float32, except that ``uint8`` images stay ``uint8``
+    ``(N, H, W, C)`` or ``(N, C, H, W)``; video clips are ``(N, C, T, H, W)``, either
+    an array or a lazy :class:`memae.clips.ClipWindows` (returned as it is, its
+    frames checked once). Accepts numpy arrays, pandas DataFrames and (nested)
+    lists. Returns float32, except that ``uint8`` images and clips stay ``uint8``
     (4x smaller; they are converted batch by batch by the preprocessing), and the
     column names (``None`` unless ``X`` is a DataFrame).
 
@@ -40,6 +44,13 @@ def check_array(
         dimensions, empty, NaN or infinite entries, or a feature count, sample shape
         (or DataFrame column names) different from those seen in ``fit``.
     """
+    if isinstance(X, ClipWindows):
+        _check_shape(X.shape, name, estimator, sample_shape)
+        if X.dtype.kind not in "biuf":
+            raise ValueError(f"{name}'s frames have non-numeric dtype {X.dtype}")
+        if X.dtype.kind == "f":
+            _check_finite(X.frames, f"{name}'s frames")
+        return X, None
     names = _feature_names(X)
     if names is not None:  # DataFrame: name the offending columns
         bad = [str(c) for c, dt in X.dtypes.items() if not _is_numeric_dtype(dt)]
@@ -59,28 +70,14 @@ def check_array(
             ) from None
         if arr.dtype.kind == "c":  # pragma: no cover - astype(float) already fails
             raise ValueError(f"{name} is complex-valued")
-    if arr.ndim not in (2, 3, 4):
+    if arr.ndim not in (2, 3, 4, 5):
         hint = " (reshape(-1, 1) for a single feature)" if arr.ndim == 1 else ""
         raise ValueError(
-            f"{name} must be (n_samples, n_features) or a stack of images (N, H, W), "
-            f"(N, H, W, C) or (N, C, H, W); got shape {arr.shape}{hint}"
+            f"{name} must be (n_samples, n_features), a stack of images (N, H, W), "
+            f"(N, H, W, C) or (N, C, H, W), or video clips (N, C, T, H, W); got shape "
+            f"{arr.shape}{hint}"
         )
-    if arr.shape[0] == 0:
-        raise ValueError(f"{name} is empty: 0 samples")
-    if arr.ndim == 2 and arr.shape[1] == 0:
-        raise ValueError(f"{name} is empty: 0 features")
-    if 0 in arr.shape[1:]:
-        raise ValueError(f"{name} is empty: samples of shape {arr.shape[1:]}")
-    if sample_shape is not None and tuple(arr.shape[1:]) != tuple(sample_shape):
-        if len(sample_shape) == 1 and arr.ndim == 2:
-            raise ValueError(
-                f"{name} has {arr.shape[1]} features, but {estimator} was fitted with "
-                f"{sample_shape[0]}"
-            )
-        raise ValueError(
-            f"{name} has samples of shape {tuple(arr.shape[1:])}, but {estimator} was fitted "
-            f"on samples of shape {tuple(sample_shape)}"
-        )
+    _check_shape(arr.shape, name, estimator, sample_shape)
     if feature_names is not None and names is not None and list(feature_names) != names:
         raise ValueError(
             f"{name}'s column names differ from those seen in fit: expected "
@@ -93,6 +90,27 @@ def check_array(
         arr = np.ascontiguousarray(arr, dtype=np.float32)
     _check_finite(arr, name)
     return arr, names
+
+
+def _check_shape(
+    shape: tuple[int, ...], name: str, estimator: str, sample_shape: tuple[int, ...] | None
+) -> None:
+    """Non-empty, and (after fit) the fitted sample shape or feature count."""
+    if shape[0] == 0:
+        raise ValueError(f"{name} is empty: 0 samples")
+    if len(shape) == 2 and shape[1] == 0:
+        raise ValueError(f"{name} is empty: 0 features")
+    if 0 in shape[1:]:
+        raise ValueError(f"{name} is empty: samples of shape {shape[1:]}")
+    if sample_shape is not None and tuple(shape[1:]) != tuple(sample_shape):
+        if len(sample_shape) == 1 and len(shape) == 2:
+            raise ValueError(
+                f"{name} has {shape[1]} features, but {estimator} was fitted with {sample_shape[0]}"
+            )
+        raise ValueError(
+            f"{name} has samples of shape {tuple(shape[1:])}, but {estimator} was fitted "
+            f"on samples of shape {tuple(sample_shape)}"
+        )
 
 
 def _check_finite(arr: np.ndarray, name: str) -> None:

@@ -11,18 +11,22 @@ from memae.datasets.images import (
     read_idx,
 )
 from memae.datasets.kdd import load_kdd, load_kdd_raw
+from memae.datasets.video import Videos, load_frame_folder, load_ped2
 
 __all__ = [
     "CIFAR10_CLASSES",
     "DataNotFoundError",
     "ImageDataError",
+    "Videos",
     "candidate_roots",
     "find_file",
     "load_cifar10",
+    "load_frame_folder",
     "load_image_dataset",
     "load_image_folder",
     "load_kdd",
     "load_kdd_raw",
     "load_mnist",
+    "load_ped2",
     "read_idx",
 ]

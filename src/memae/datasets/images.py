@@ -105,12 +105,15 @@ def _decode(blob: bytes, name: str, mode: str | None, size: tuple[int, int] | No
         raise ImageDataError(f"cannot decode image {name}: {exc}") from None
 
 
-def _folder_members(root: Path, prefix: str) -> Iterator[tuple[str, bytes]]:
-    """``(relative path, bytes)`` of the image files under a directory or inside a tar archive."""
+def _folder_members(
+    root: Path, prefix: str, suffixes: Sequence[str] = IMAGE_SUFFIXES
+) -> Iterator[tuple[str, bytes]]:
+    """``(relative path, bytes)`` of the files (image files by default) under a directory
+    or inside a tar archive."""
     if root.is_dir():
         base = root / prefix if prefix else root
         for file in sorted(base.rglob("*")):
-            if file.suffix.lower() in IMAGE_SUFFIXES and file.is_file():
+            if file.suffix.lower() in suffixes and file.is_file():
                 yield file.relative_to(base).as_posix(), file.read_bytes()
         return
     try:
@@ -118,7 +121,7 @@ def _folder_members(root: Path, prefix: str) -> Iterator[tuple[str, bytes]]:
         with tarfile.open(root, "r:*") as tar:
             for member in tar:
                 name = member.name.lstrip("./")
-                if not member.isfile() or Path(name).suffix.lower() not in IMAGE_SUFFIXES:
+                if not member.isfile() or Path(name).suffix.lower() not in suffixes:
                     continue
                 if prefix:
                     if not name.startswith(prefix.rstrip("/") + "/"):

@@ -19,6 +19,7 @@ from sklearn.base import BaseEstimator
 from torch import Tensor, nn
 
 from memae import distributed
+from memae.clips import ClipWindows
 from memae.nn import Backbone, build_backbone, squared_error
 from memae.preprocessing import Preprocessing, Scaler, network_shape
 from memae.readers import DEFAULT_CHUNKSIZE, iter_table
@@ -169,10 +170,12 @@ class BaseDetector(BaseEstimator):
 
         Parameters
         ----------
-        X : array-like of shape (n_samples, n_features) or a stack of images
+        X : array-like of shape (n_samples, n_features), images or video clips
             numpy array, pandas DataFrame or nested list; images as ``(N, H, W)``,
             ``(N, H, W, C)`` or ``(N, C, H, W)``, best as uint8 (kept compact and
-            converted batch by batch; see ``preprocessing="image"``).
+            converted batch by batch; see ``preprocessing="image"``); clips as
+            ``(N, C, T, H, W)`` or, without a copy per clip, a
+            :class:`memae.clips.ClipWindows` (see :meth:`memae.datasets.Videos.windows`).
         y : ignored
             Present for scikit-learn API compatibility.
         checkpoint_dir : path, optional
@@ -228,7 +231,8 @@ class BaseDetector(BaseEstimator):
         self.best_epoch_ = result.best_epoch
         # With several processes each rank scores its share of the training rows.
         start, stop = distributed.shard_bounds(len(arr))
-        self.decision_scores_ = distributed.gather_rows(self._scores(arr[start:stop]), len(arr))
+        share = arr.select(slice(start, stop)) if isinstance(arr, ClipWindows) else arr[start:stop]
+        self.decision_scores_ = distributed.gather_rows(self._scores(share), len(arr))
         self._set_threshold()
         return self
 
@@ -413,6 +417,9 @@ def _chunks(X: Any, chunksize: int, label_column: str | None, key: str | None) -
     elif hasattr(X, "iloc"):  # DataFrame
         for start in range(0, len(X), chunksize):
             yield X.iloc[start : start + chunksize]
+    elif isinstance(X, ClipWindows):
+        for start in range(0, len(X), chunksize):
+            yield X.select(slice(start, start + chunksize))
     elif isinstance(X, (np.ndarray, list, tuple)):
         arr = np.asarray(X)
         if arr.ndim < 2:

@@ -82,6 +82,59 @@ def _conv_out(size: int, kernel: int, stride: int) -> int:
     return (size + 2 * (kernel // 2) - kernel) // stride + 1
 
 
+_CONV = {
+    2: (nn.Conv2d, nn.ConvTranspose2d, nn.BatchNorm2d),
+    3: (nn.Conv3d, nn.ConvTranspose3d, nn.BatchNorm3d),
+}
+
+
+def _conv_backbone(
+    sample_shape: tuple[int, ...],
+    hidden_dims: Sequence[int],
+    latent_dim: int,
+    activation: str,
+    kernel_sizes: Sequence[int] | None,
+    strides: Sequence[tuple[int, ...]],
+    mirror: bool,
+) -> Backbone:
+    """Strided convolutions down, 3-kernel transposed convolutions up, in 2 or 3 dimensions.
+
+    Encoder channels ``(*hidden_dims, latent_dim)``. With ``mirror`` the decoder's
+    channels are the encoder's reversed (``latent, hidden[-1], ..., hidden[0], C_in``,
+    the official video network); without, they skip ``hidden[0]``
+    (``latent, ..., hidden[1], C_in``, the paper's MNIST network).
+    """
+    dims = len(sample_shape) - 1
+    conv, conv_t, norm = _CONV[dims]
+    channels = [sample_shape[0], *hidden_dims, latent_dim]
+    n = len(channels) - 1
+    kernels = list(kernel_sizes) if kernel_sizes is not None else [3] * n
+    if len(kernels) != n:
+        raise ValueError(f"kernel_sizes needs {n} entries (one per encoder layer), got {kernels}")
+    if min(channels) < 1 or min(kernels) < 1:
+        raise ValueError(f"channels and kernel sizes must be >= 1, got {channels}, {kernels}")
+    make_activation(activation)
+    sizes = [tuple(sample_shape[1:])]
+    enc: list[nn.Module] = []
+    for c_in, c_out, k, s in zip(channels[:-1], channels[1:], kernels, strides, strict=True):
+        enc += [conv(c_in, c_out, k, s, k // 2), norm(c_out), make_activation(activation)]
+        sizes.append(tuple(_conv_out(a, k, b) for a, b in zip(sizes[-1], s, strict=True)))
+    dec: list[nn.Module] = []
+    c_in = latent_dim
+    outs = [*(channels[n - 1 : 0 : -1] if mirror else channels[n:1:-1]), channels[0]]
+    for i, c_out in enumerate(outs):
+        src, dst, stride = sizes[n - i], sizes[n - i - 1], strides[n - 1 - i]
+        # ConvT(k3, s, p1) maps a to (a - 1) * s + 1 + output_padding.
+        pads = tuple(d - (a - 1) * t - 1 for a, d, t in zip(src, dst, stride, strict=True))
+        if not all(0 <= p < t for p, t in zip(pads, stride, strict=True)):
+            raise ValueError(f"cannot mirror the encoder's sizes {sizes} with strides {strides}")
+        dec.append(conv_t(c_in, c_out, 3, stride, 1, output_padding=pads))
+        if i < n - 1:
+            dec += [norm(c_out), make_activation(activation)]
+        c_in = c_out
+    return Backbone(nn.Sequential(*enc), nn.Sequential(*dec), latent_dim, (latent_dim, *sizes[-1]))
+
+
 def conv2d_backbone(
     sample_shape: tuple[int, ...],
     hidden_dims: Sequence[int],
@@ -106,37 +159,49 @@ def conv2d_backbone(
     """
     if len(sample_shape) != 3:
         raise ValueError(f"the 'conv2d' backbone needs images (C, H, W), got {sample_shape}")
-    channels = [sample_shape[0], *hidden_dims, latent_dim]
-    n = len(channels) - 1
-    kernels = list(kernel_sizes) if kernel_sizes is not None else [3] * n
-    if len(kernels) != n:
-        raise ValueError(f"kernel_sizes needs {n} entries (one per encoder layer), got {kernels}")
-    if min(channels) < 1 or min(kernels) < 1:
-        raise ValueError(f"channels and kernel sizes must be >= 1, got {channels}, {kernels}")
-    make_activation(activation)
-    sizes = [tuple(sample_shape[1:])]
-    enc: list[nn.Module] = []
-    for c_in, c_out, k in zip(channels[:-1], channels[1:], kernels, strict=True):
-        enc += [nn.Conv2d(c_in, c_out, k, stride, k // 2), nn.BatchNorm2d(c_out)]
-        enc.append(make_activation(activation))
-        sizes.append(tuple(_conv_out(s, k, stride) for s in sizes[-1]))
-    dec: list[nn.Module] = []
-    c_in = latent_dim
-    for i in range(n):
-        c_out = channels[n - i] if i < n - 1 else channels[0]
-        src, dst = sizes[n - i], sizes[n - i - 1]
-        pads = tuple(d - ((s - 1) * stride - 2 + 3) for s, d in zip(src, dst, strict=True))
-        if not all(0 <= p < stride for p in pads):
-            raise ValueError(f"cannot mirror the encoder's sizes {sizes} with stride {stride}")
-        dec.append(nn.ConvTranspose2d(c_in, c_out, 3, stride, 1, output_padding=pads))
-        if i < n - 1:
-            dec += [nn.BatchNorm2d(c_out), make_activation(activation)]
-        c_in = c_out
-    return Backbone(nn.Sequential(*enc), nn.Sequential(*dec), latent_dim, (latent_dim, *sizes[-1]))
+    strides = [(stride, stride)] * (len(hidden_dims) + 1)
+    return _conv_backbone(
+        sample_shape, hidden_dims, latent_dim, activation, kernel_sizes, strides, mirror=False
+    )
+
+
+def conv3d_backbone(
+    sample_shape: tuple[int, ...],
+    hidden_dims: Sequence[int],
+    latent_dim: int,
+    activation: str,
+    kernel_sizes: Sequence[int] | None = None,
+) -> Backbone:
+    """Spatio-temporal 3-D convolutional encoder/decoder for clips of frames.
+
+    The official MemAE video network (donggong1/memae-anomaly-detection,
+    ``AutoEncoderCov3DMem``): encoder ``Conv3d(k3)`` layers with channels
+    ``(*hidden_dims, latent_dim)``, the first with stride ``(1, 2, 2)`` (time kept)
+    and the rest with stride 2, each followed by batch norm and ``activation``; the
+    decoder mirrors it with ``ConvTranspose3d(k3)`` layers (channels
+    ``latent, hidden[-1], ..., hidden[0], C_in``), batch norm and ``activation``
+    after every layer but the last. For Ped2: ``hidden_dims=(96, 128, 256)``,
+    ``latent_dim=256``, LeakyReLU(0.2).
+
+    Shapes: encoder ``(B, C, T, H, W) -> (B, latent_dim, T / 2^(L-1), H / 2^L, W / 2^L)``
+    (rounded up); decoder the reverse, back to exactly ``(B, C, T, H, W)``.
+    """
+    if len(sample_shape) != 4:
+        raise ValueError(
+            f"the 'conv3d' backbone needs clips (C, T, H, W), got samples of shape {sample_shape}"
+        )
+    strides = [(1, 2, 2)] + [(2, 2, 2)] * len(hidden_dims)
+    return _conv_backbone(
+        sample_shape, hidden_dims, latent_dim, activation, kernel_sizes, strides, mirror=True
+    )
 
 
 BackboneBuilder = Callable[..., Backbone]
-BACKBONES: dict[str, BackboneBuilder] = {"mlp": mlp_backbone, "conv2d": conv2d_backbone}
+BACKBONES: dict[str, BackboneBuilder] = {
+    "mlp": mlp_backbone,
+    "conv2d": conv2d_backbone,
+    "conv3d": conv3d_backbone,
+}
 
 
 def resolve_backbone(name: str, sample_shape: tuple[int, ...]) -> str:
@@ -149,9 +214,12 @@ def resolve_backbone(name: str, sample_shape: tuple[int, ...]) -> str:
         return "mlp"
     if len(sample_shape) == 3:
         return "conv2d"
+    if len(sample_shape) == 4:
+        return "conv3d"
     raise ValueError(
         f"no backbone for samples of shape {sample_shape}; memae supports tabular data "
-        "(n_samples, n_features) and images (N, H, W), (N, H, W, C) or (N, C, H, W)"
+        "(n_samples, n_features), images (N, H, W), (N, H, W, C) or (N, C, H, W) and "
+        "video clips (N, C, T, H, W)"
     )
 
 

@@ -117,8 +117,10 @@ def _fingerprint(model: nn.Module, data: Tensor | np.ndarray, config: TrainConfi
     for name, p in model.state_dict().items():
         h.update(f"{name}:{tuple(p.shape)}".encode())
     h.update(str(tuple(data.shape)).encode())
-    for start in range(0, len(data), 1 << 16):  # block by block: data may be a memory map
-        block = data[start : start + (1 << 16)]
+    # Block by block (data may be a memory map or lazy clips), at most 16M values each.
+    rows = max(1, (1 << 24) // max(1, int(np.prod(data.shape[1:]))))
+    for start in range(0, len(data), rows):
+        block = data[start : start + rows]
         if isinstance(block, Tensor):
             block = block.detach().cpu().contiguous().numpy()
         h.update(np.ascontiguousarray(block).tobytes())
