@@ -9,15 +9,15 @@ The figures come from the JSON each benchmark script wrote; this only formats th
 import json
 from pathlib import Path
 
-from memae.benchmarks import images, kdd, scaling, speed
+from memae.benchmarks import images, kdd, scaling, speed, video
 from memae.benchmarks.report import update_readme
 
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "benchmarks" / "results"
 
 if __name__ == "__main__":
-    tables = (("kdd", kdd), ("mnist", images), ("cifar10", images), ("speed", speed),
-              ("scaling", scaling))  # fmt: skip
+    tables = (("kdd", kdd), ("mnist", images), ("cifar10", images), ("ped2", video),
+              ("speed", speed), ("scaling", scaling))  # fmt: skip
     for name, module in tables:
         path = RESULTS / f"{name}.json"
         if not path.is_file():

@@ -21,13 +21,13 @@ class AutoEncoder(BaseDetector):
     Parameters
     ----------
     backbone : str, default="auto"
-        Encoder/decoder family; ``"auto"`` picks ``"mlp"`` for tabular data and
-        ``"conv2d"`` for images.
+        Encoder/decoder family; ``"auto"`` picks ``"mlp"`` for tabular data,
+        ``"conv2d"`` for images and ``"conv3d"`` for video clips ``(N, C, T, H, W)``.
     hidden_dims : sequence of int, default=(64, 32)
-        Widths (``"mlp"``) or channel counts (``"conv2d"``) of the encoder's hidden
-        layers; the decoder mirrors them.
+        Widths (``"mlp"``) or channel counts (``"conv2d"``, ``"conv3d"``) of the
+        encoder's hidden layers; the decoder mirrors them.
     latent_dim : int, default=8
-        Size of the code (channels of the code map for ``"conv2d"``).
+        Size of the code (channels of the code map for the convolutional backbones).
     activation : str, default="relu"
         ``"tanh"``, ``"relu"``, ``"leaky_relu"``, ``"elu"``, ``"gelu"`` or ``"sigmoid"``.
     kernel_sizes : sequence of int, optional

@@ -44,10 +44,11 @@ class MemAE(BaseDetector):
     entropy_weight : float, default=0.0002
         ``alpha``, weight of the addressing-entropy loss (paper value).
     memory_layout : {"location", "flat"}, default="location"
-        For convolutional codes ``(B, C, h, w)``: ``"location"`` addresses the memory
-        with every spatial location's ``C``-vector separately (items of size ``C``,
-        as the official code does); ``"flat"`` uses the whole flattened code as one
-        query (items of size ``C * h * w``). Irrelevant for tabular data.
+        For convolutional codes ``(B, C, h, w)`` or ``(B, C, t, h, w)``:
+        ``"location"`` addresses the memory with every location's ``C``-vector
+        separately (items of size ``C``, as the official code does); ``"flat"`` uses
+        the whole flattened code as one query (items of size ``C * h * w``).
+        Irrelevant for tabular data.
     backbone, hidden_dims, latent_dim, activation, kernel_sizes, preprocessing, epochs, \
 batch_size, lr, weight_decay, validation_fraction, patience, contamination, device, \
 random_state, verbose
