@@ -145,7 +145,7 @@ def test_uint8_images_are_not_copied_and_bad_images_are_named():
     with pytest.raises(ValueError, match="fitted on samples of shape"):
         check_array(X, sample_shape=(32, 32, 3))
     with pytest.raises(ValueError, match="images"):
-        check_array(np.zeros((2, 3, 4, 5, 6)))
+        check_array(np.zeros((2, 1, 3, 4, 5, 6)))
 
 
 @pytest.mark.parametrize(

@@ -90,6 +90,10 @@ def distributed_session(backend: str | None = None) -> Iterator[bool]:
     dist.init_process_group(backend=backend)
     try:
         yield True
+        # Tear down together: a rank that destroys its gloo pairs while a peer is
+        # still working can abort that peer ("terminate called without an active
+        # exception", seen in CI). Skipped on error, where a barrier could hang.
+        dist.barrier()
     finally:
         dist.destroy_process_group()
 

@@ -369,7 +369,7 @@ def train(
             loss_sum = torch.zeros((), device=device, dtype=torch.float64)
             for start in range(0, len(order), bs):
                 batch = rows.take(order[start : start + bs])
-                loss = loss_fn(step_model, batch)["loss"]
+                loss = _train_loss(loss_fn, step_model, batch)
                 opt.zero_grad(set_to_none=True)
                 loss.backward()
                 opt.step()
@@ -407,6 +407,21 @@ def train(
         model.load_state_dict(best_state)
     model.eval()
     return result
+
+
+def _train_loss(loss_fn: LossFn, model: nn.Module, batch: Tensor) -> Tensor:
+    """``loss_fn(model, batch)["loss"]``, with batch norm's one-value error made clear."""
+    try:
+        return loss_fn(model, batch)["loss"]
+    except ValueError as err:
+        # torch's message names neither the sample count nor a remedy.
+        if "more than 1 value per channel" not in str(err):
+            raise
+        raise ValueError(
+            f"a training batch of {len(batch)} sample(s) leaves batch norm a single value "
+            "per channel (the inputs are too small for this backbone's downsampling); "
+            "use more training samples, a larger batch_size or larger inputs"
+        ) from None
 
 
 @torch.no_grad()
