@@ -6,13 +6,24 @@
 """
 
 from memae._version import __version__
-from memae.detectors import AutoEncoder, BaseDetector, MemAE, NotFittedError
+from memae.detectors import (
+    VAE,
+    AutoEncoder,
+    BaseDetector,
+    CompactVAE,
+    LatentNormAE,
+    MemAE,
+    NotFittedError,
+)
 from memae.io import ModelFileError, load
 from memae.training import TrainingError
 
 __all__ = [
+    "VAE",
     "AutoEncoder",
     "BaseDetector",
+    "CompactVAE",
+    "LatentNormAE",
     "MemAE",
     "ModelFileError",
     "NotFittedError",

@@ -135,6 +135,25 @@ def plot_roc(
     return _save(fig, path)
 
 
+def _two_histograms(
+    values: np.ndarray, labels: np.ndarray, xlabel: str, title: str, threshold: float | None
+):
+    """Density histograms of normals (label 0) and anomalies (1) on shared bins."""
+    plt = _pyplot()
+    values, labels = np.asarray(values), np.asarray(labels)
+    fig, ax = plt.subplots(figsize=(5.2, 3.4))
+    bins = np.histogram_bin_edges(values, bins=60)
+    ax.hist(values[labels == 0], bins=bins, alpha=0.6, density=True, label="normal")
+    ax.hist(values[labels == 1], bins=bins, alpha=0.6, density=True, label="anomaly")
+    if threshold is not None:
+        ax.axvline(threshold, color="k", ls="--", lw=1, label=f"threshold {threshold:.4g}")
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel("density")
+    ax.set_title(title, fontsize=9)
+    ax.legend(fontsize=7)
+    return fig
+
+
 def plot_histogram(
     scores: np.ndarray,
     labels: np.ndarray,
@@ -143,17 +162,50 @@ def plot_histogram(
     title: str = "",
 ) -> Path:
     """Score histograms of normals (label 0) and anomalies (label 1), threshold marked."""
+    return _save(_two_histograms(scores, labels, "anomaly score", title, threshold), path)
+
+
+def plot_code_norms(
+    codes: np.ndarray, labels: np.ndarray, path: str | os.PathLike, title: str = ""
+) -> Path:
+    """Histograms of the code norms ``||z||_2`` of normals (label 0) and anomalies (1).
+
+    For :class:`memae.LatentNormAE` (``det.codes(X)``): its loss pulls normal codes
+    towards the origin, so anomalies should sit farther out.
+    """
+    norms = np.linalg.norm(np.asarray(codes).reshape(len(codes), -1), axis=1)
+    return _save(_two_histograms(norms, labels, "code norm ||z||", title, None), path)
+
+
+def plot_latent_2d(
+    train_codes: np.ndarray,
+    test_codes: np.ndarray,
+    labels: np.ndarray,
+    path: str | os.PathLike,
+    title: str = "",
+) -> Path:
+    """Codes projected on the first two principal axes of the training codes.
+
+    Training codes in grey, test normals (label 0) in blue, test anomalies (1) in red:
+    for :class:`memae.CompactVAE` (``det.codes(X)``), anomalies in the empty regions
+    ("holes") between the training codes are what the hole score detects. On the
+    sphere (``latent_dim=3``) the projection is the sphere seen from outside.
+    """
+    from sklearn.decomposition import PCA
+
     plt = _pyplot()
-    scores, labels = np.asarray(scores), np.asarray(labels)
-    fig, ax = plt.subplots(figsize=(5.2, 3.4))
-    bins = np.histogram_bin_edges(scores, bins=60)
-    ax.hist(scores[labels == 0], bins=bins, alpha=0.6, density=True, label="normal")
-    ax.hist(scores[labels == 1], bins=bins, alpha=0.6, density=True, label="anomaly")
-    ax.axvline(threshold, color="k", ls="--", lw=1, label=f"threshold {threshold:.4g}")
-    ax.set_xlabel("anomaly score")
-    ax.set_ylabel("density")
+    pca = PCA(n_components=2).fit(train_codes)
+    tr, te = pca.transform(train_codes), pca.transform(test_codes)
+    labels = np.asarray(labels)
+    fig, ax = plt.subplots(figsize=(4.8, 4.6))
+    ax.scatter(*tr.T, s=3, c="lightgrey", label="training codes")
+    ax.scatter(*te[labels == 0].T, s=6, c="tab:blue", alpha=0.6, label="test normal")
+    ax.scatter(*te[labels == 1].T, s=6, c="tab:red", alpha=0.6, label="test anomaly")
+    ax.set_xlabel("principal axis 1")
+    ax.set_ylabel("principal axis 2")
+    ax.set_aspect("equal", adjustable="datalim")
     ax.set_title(title, fontsize=9)
-    ax.legend(fontsize=7)
+    ax.legend(fontsize=7, markerscale=2)
     return _save(fig, path)
 
 

@@ -229,12 +229,21 @@ class BaseDetector(BaseEstimator):
         self.network_ = network
         self.history_ = result.history
         self.best_epoch_ = result.best_epoch
+        self._after_training(arr)
         # With several processes each rank scores its share of the training rows.
         start, stop = distributed.shard_bounds(len(arr))
         share = arr.select(slice(start, stop)) if isinstance(arr, ClipWindows) else arr[start:stop]
-        self.decision_scores_ = distributed.gather_rows(self._scores(share), len(arr))
+        scores = self._training_scores(share, start)
+        self.decision_scores_ = distributed.gather_rows(scores, len(arr))
         self._set_threshold()
         return self
+
+    def _after_training(self, arr: Any) -> None:
+        """Hook: fitted state beyond the weights (``network_`` is set), before scoring."""
+
+    def _training_scores(self, share: Any, start: int) -> np.ndarray:
+        """Scores of the training rows ``start, start + 1, ...`` (``decision_scores_``)."""
+        return self._scores(share)
 
     def fit_predict(self, X: Any, y: Any = None) -> np.ndarray:
         """Fit on ``X`` and return its 0/1 labels (``labels_``)."""

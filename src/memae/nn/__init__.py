@@ -2,8 +2,9 @@
 
 from memae.nn.autoencoder import AutoEncoderNet, AutoEncoderOutput
 from memae.nn.backbones import BACKBONES, Backbone, build_backbone, resolve_backbone
-from memae.nn.losses import latent_l1, squared_error
+from memae.nn.losses import l2_norm, latent_l1, squared_error
 from memae.nn.memory import Memory, MemoryOutput, attention_entropy, hard_shrink_relu
+from memae.nn.vae import VAENet, VAEOutput, gaussian_kl, gaussian_nll
 
 __all__ = [
     "BACKBONES",
@@ -12,9 +13,14 @@ __all__ = [
     "Backbone",
     "Memory",
     "MemoryOutput",
+    "VAENet",
+    "VAEOutput",
     "attention_entropy",
     "build_backbone",
+    "gaussian_kl",
+    "gaussian_nll",
     "hard_shrink_relu",
+    "l2_norm",
     "latent_l1",
     "resolve_backbone",
     "squared_error",

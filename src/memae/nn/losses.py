@@ -6,7 +6,7 @@ from torch import Tensor
 
 from memae.nn.memory import attention_entropy
 
-__all__ = ["attention_entropy", "latent_l1", "squared_error"]
+__all__ = ["attention_entropy", "l2_norm", "latent_l1", "squared_error"]
 
 
 def squared_error(x: Tensor, x_hat: Tensor) -> Tensor:
@@ -21,3 +21,12 @@ def squared_error(x: Tensor, x_hat: Tensor) -> Tensor:
 def latent_l1(z: Tensor) -> Tensor:
     """Mean absolute value of the code: the "AE-l1" sparsity penalty of the MemAE paper."""
     return z.abs().mean()
+
+
+def l2_norm(x: Tensor) -> Tensor:
+    """Per-sample Euclidean norm of a batch, ``(B,)``: ``||x_b||_2`` over all other axes.
+
+    Plain, not squared; the latent-norm regularised AE's reconstruction term
+    (``l2_norm(x - x_hat)``) and its latent penalty (``l2_norm(z)``).
+    """
+    return x.flatten(1).norm(dim=1)

@@ -1,0 +1,143 @@
+"""CompactVAE: Power Spherical terms by hand, unit-norm codes, the Lipschitz bound, holes."""
+
+import math
+
+import numpy as np
+import pytest
+import torch
+from sklearn.metrics import roc_auc_score
+
+import memae
+from memae import CompactVAE
+from memae.nn.compact import (
+    GroupSort,
+    LipschitzLinear,
+    lipschitz_mlp,
+    power_spherical_kl_uniform,
+    power_spherical_log_normaliser,
+    power_spherical_rsample,
+    sphere_log_area,
+)
+from memae.plotting import plot_latent_2d
+
+
+def test_power_spherical_terms_by_hand():
+    # On S^2 (m = 3) the density C (1 + t)^kappa integrates over t with area element
+    # 2 pi dt, so C = (kappa + 1) / (2 pi 2^(kappa + 1)).
+    kappa = torch.tensor([0.0, 2.0, 10.0])
+    expected = np.log((kappa.numpy() + 1) / (2 * np.pi * 2 ** (kappa.numpy() + 1)))
+    np.testing.assert_allclose(
+        power_spherical_log_normaliser(kappa, 3).numpy(), expected, rtol=1e-5
+    )
+    assert sphere_log_area(3) == pytest.approx(math.log(4 * math.pi))
+    # kappa = 0 is the uniform distribution: no KL; more concentration, more KL
+    kl = power_spherical_kl_uniform(torch.tensor([0.0, 1.0, 50.0]), 8)
+    assert abs(float(kl[0])) < 1e-5 and 0 < kl[1] < kl[2]
+
+
+def test_power_spherical_samples_are_unit_and_centred():
+    torch.manual_seed(0)
+    mu = torch.nn.functional.normalize(torch.randn(4, 6), dim=1).repeat_interleave(5000, 0)
+    kappa = torch.full((len(mu),), 20.0)
+    x = power_spherical_rsample(mu, kappa)
+    np.testing.assert_allclose(x.norm(dim=1).numpy(), 1.0, atol=1e-5)
+    # E[mu^T x] = 2 a / (a + b) - 1 with a = (m - 1)/2 + kappa, b = (m - 1)/2
+    a, b = 2.5 + 20.0, 2.5
+    cos = (mu * x).sum(1).unflatten(0, (4, 5000)).mean(1)
+    np.testing.assert_allclose(cos.numpy(), 2 * a / (a + b) - 1, atol=0.01)
+
+
+def test_lipschitz_layers_are_bounded():
+    torch.manual_seed(0)
+    layer = LipschitzLinear(7, 5)
+    with torch.no_grad():
+        assert float(torch.linalg.matrix_norm(layer.effective_weight(), 2)) == pytest.approx(1.0)
+    x = torch.randn(10, 6)
+    np.testing.assert_allclose(GroupSort()(x).norm(dim=1), x.norm(dim=1), rtol=1e-6)
+    with pytest.raises(ValueError, match="even"):
+        lipschitz_mlp([4, 3, 2])
+
+
+def _gap_data(seed=0):
+    """Rows on a 3-D subspace of R^16 whose first factor is bimodal (-2 or +2);
+    the anomalies lie on the same subspace with that factor in the empty gap near 0,
+    so a reconstruction hardly tells them apart but their codes land in a hole."""
+    rng = np.random.default_rng(seed)
+    basis = rng.normal(size=(3, 16))
+
+    def rows(n, gap):
+        f = rng.normal(size=(n, 3))
+        f[:, 0] = (0.0 if gap else rng.choice([-2.0, 2.0], size=n)) + rng.normal(0, 0.3, n)
+        return (f @ basis + rng.normal(scale=0.05, size=(n, 16))).astype(np.float32)
+
+    return (
+        rows(2000, False),
+        np.concatenate([rows(200, False), rows(200, True)]),
+        np.r_[np.zeros(200), np.ones(200)],
+    )
+
+
+PARAMS = {"hidden_dims": (32, 16), "latent_dim": 4, "epochs": 20, "random_state": 0}
+
+
+@pytest.mark.parametrize("compactification", ["sphere", "lipschitz"])
+def test_hole_score_finds_the_gap_and_round_trips(compactification, tmp_path):
+    X, Xt, y = _gap_data()
+    det = CompactVAE(compactification=compactification, lipschitz=2.0, **PARAMS).fit(X)
+    scores = det.decision_function(Xt)
+    assert roc_auc_score(y, scores) > 0.9
+    assert det.network_.reference.shape == (2000, 4)  # n_reference = 10000 > 2000 rows
+    assert np.isfinite(det.decision_scores_).all()
+    assert abs(det.labels_.mean() - det.contamination) < 0.01
+    codes = det.codes(Xt)
+    if compactification == "sphere":
+        np.testing.assert_allclose(np.linalg.norm(codes, axis=1), 1.0, rtol=1e-5)
+        png = plot_latent_2d(det.codes(X), codes, y, tmp_path / "latent.png", "sphere")
+        assert png.stat().st_size > 5000
+    else:
+        assert np.abs(codes).max() < 1.0
+        # mu = tanh(L f(x)) is L-Lipschitz in the preprocessed input, after training too
+        x = det.scaler_(torch.from_numpy(Xt))
+        i, j = torch.randint(0, len(x), (2, 5000), generator=torch.Generator().manual_seed(0))
+        mu = torch.from_numpy(codes)
+        ratio = (mu[i] - mu[j]).norm(dim=1) / (x[i] - x[j]).norm(dim=1).clamp_min(1e-6)
+        assert 0.1 < float(ratio.max()) <= 2.0 * (1 + 1e-4)
+    det.save(tmp_path / "m")
+    again = memae.load(tmp_path / "m")
+    np.testing.assert_array_equal(again.decision_function(Xt), scores)
+    refit = CompactVAE(**det.get_params()).fit(X)
+    np.testing.assert_array_equal(refit.decision_scores_, det.decision_scores_)
+
+
+def test_hole_score_by_hand_and_leave_one_out():
+    X = _gap_data()[0]
+    det = CompactVAE(compactification="lipschitz", n_neighbors=1, **{**PARAMS, "epochs": 1})
+    det.fit(X[:50])
+    ref = torch.tensor([[0.0, 0.0, 0.0, 0.0], [0.5, 0.0, 0.0, 0.0], [0.0, 0.9, 0.0, 0.0]])
+    det.network_.reference = ref
+    z = torch.tensor([[0.0, 0.3, 0.0, 0.0]])
+    # k = 1, n = 3, d = m = 4: log p - log q = log N(z; 0, I) + log n + log V_4 + 4 log r
+    r = 0.3
+    log_v4 = 2 * math.log(math.pi) - math.lgamma(3)
+    expected = -0.5 * 0.09 - 2 * math.log(2 * math.pi) + math.log(3) + log_v4 + 4 * math.log(r)
+    assert float(det._hole(z)) == pytest.approx(expected, rel=1e-5)
+    # a reference code scored as a training row skips itself (next nearest: 0.5, n = 2)
+    own = float(det._hole(ref[:1], torch.tensor([True])))
+    expected = -2 * math.log(2 * math.pi) + math.log(2) + log_v4 + 4 * math.log(0.5)
+    assert own == pytest.approx(expected, rel=1e-5)
+
+
+def test_hole_score_beats_reconstruction_in_a_hole_and_bad_parameters():
+    X, Xt, y = _gap_data()
+    det = CompactVAE(**PARAMS).fit(X)
+    hole = roc_auc_score(y, det.decision_function(Xt))
+    det.set_params(score="reconstruction")
+    rec = det.decision_function(Xt)
+    expected = ((det.scaler_(torch.from_numpy(Xt)) - det.scaler_(torch.from_numpy(
+        det.reconstruct(Xt)))) ** 2).mean(1)  # fmt: skip
+    np.testing.assert_allclose(rec, expected.numpy(), rtol=1e-4, atol=1e-6)
+    assert hole > roc_auc_score(y, rec) + 0.3  # on-manifold anomalies: only the hole sees them
+    for bad in ({"compactification": "torus"}, {"score": "x"}, {"lipschitz": 0.0},
+                {"n_neighbors": 5, "n_reference": 5}, {"latent_dim": 1}):  # fmt: skip
+        with pytest.raises(ValueError):
+            CompactVAE(**{**PARAMS, **bad}).fit(X)
