@@ -61,6 +61,22 @@ def test_fit_and_score_round_trip(files, capsys, kdd_slice):
     assert json.loads((model / "config.json").read_text())["params"]["memory_size"] == 50
 
 
+@pytest.mark.parametrize(
+    ("model", "cls"),
+    [("latentnorm", "LatentNormAE"), ("vae", "VAE"), ("compactvae", "CompactVAE")],
+)
+def test_fit_every_detector_from_the_command_line(files, model, cls, kdd_slice):
+    tmp, train_csv = files
+    out = tmp / model
+    args = ["fit", str(train_csv), "--model", model, "--epochs", "2", "--random-state", "0",
+            "--label-column", "label", "--out", str(out), "--quiet"]  # fmt: skip
+    assert main(args) == 0
+    det = load(out)
+    assert type(det).__name__ == cls
+    assert main(["score", str(out), str(tmp / "test.npy"), "--out", str(tmp / "s.npy")]) == 0
+    np.testing.assert_allclose(np.load(tmp / "s.npy"), det.decision_function(kdd_slice[1]))
+
+
 def test_errors_are_one_line(files, capsys):
     tmp, train_csv = files
     assert main(["score", str(tmp / "missing"), str(tmp / "test.npy")]) == 1
@@ -168,6 +184,8 @@ def test_benchmark_ped2_quick_writes_results_and_figures(tmp_path):
         assert 0 <= r["auc"] <= 1 and 0 <= r["official"]["auc_raw"] <= 1
         assert r["official"]["frames"] == 360 - 2 * 15 and r["all"]["frames"] == 360
         assert r["score_frames_per_second"] > 0 and r["epochs_run"] == 1
-    assert "| MemAE |" in (tmp_path / "ped2-quick.md").read_text()
+    md = (tmp_path / "ped2-quick.md").read_text()
+    assert "| MemAE |" in md and "Training loss at the last epoch: AE " in md
+    assert len(res["results"]["MemAE"]["history"]) == res["results"]["MemAE"]["epochs_run"]
     for kind in ("regularity", "frame"):
         assert (tmp_path / "figures" / f"ped2-quick-{kind}.png").stat().st_size > 10_000

@@ -12,7 +12,13 @@ import numpy as np
 from memae._version import __version__
 from memae.readers import DEFAULT_CHUNKSIZE, read_table
 
-MODELS = {"memae": "MemAE", "ae": "AutoEncoder"}
+MODELS = {
+    "memae": "MemAE",
+    "ae": "AutoEncoder",
+    "latentnorm": "LatentNormAE",
+    "vae": "VAE",
+    "compactvae": "CompactVAE",
+}
 
 
 class CLIError(Exception):

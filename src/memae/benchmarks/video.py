@@ -118,6 +118,7 @@ def run_method(
         "epochs_run": len(det.history_),
         "best_epoch": det.best_epoch_,
         "final_val_recon": det.history_[-1].get("val_recon"),
+        "history": det.history_,
         "train_clips": len(clips),
         "test_clips": len(test_clips),
         "score_seconds": score_s,
@@ -197,6 +198,9 @@ def run(
             result = run_method(name, preset, seed, quick, data, work, epochs)
             path.write_text(json.dumps(result))
         rows[name] = json.loads(path.read_text())
+        saved = work / name / "config.json"  # runs saved before "history" was recorded
+        if "history" not in rows[name] and saved.is_file():
+            rows[name]["history"] = json.loads(saved.read_text())["fitted"]["history"]
         r = rows[name]
         log(
             f"{name:14s} frame AUC {r['auc']:.4f} (raw {r['auc_raw']:.4f}; official "
@@ -263,6 +267,13 @@ def markdown(results: dict[str, Any]) -> str:
         a, n, m = (rows[k]["auc"] for k in ("AE", "MemAE-nonSpar", "MemAE"))
         holds = "holds" if a < n < m else "does not hold"
         lines += ["", f"The paper's ordering AE < MemAE-nonSpar < MemAE {holds} here."]
+    if all("history" in r for r in rows.values()):
+        last = ", ".join(
+            f"{name} {r['history'][-1]['loss']:.4f} (best validation epoch {r['best_epoch']} "
+            f"of {r['epochs_run']})"
+            for name, r in rows.items()
+        )
+        lines += ["", f"Training loss at the last epoch: {last}."]
     if results.get("epochs_override"):  # a budget study: its timings are not reported
         return "\n".join(lines)
     lines += [
