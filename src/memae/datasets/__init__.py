@@ -11,10 +11,12 @@ from memae.datasets.images import (
     read_idx,
 )
 from memae.datasets.kdd import load_kdd, load_kdd_raw
+from memae.datasets.odds import ODDS_NAMES, load_odds
 from memae.datasets.video import Videos, load_frame_folder, load_ped2
 
 __all__ = [
     "CIFAR10_CLASSES",
+    "ODDS_NAMES",
     "DataNotFoundError",
     "ImageDataError",
     "Videos",
@@ -27,6 +29,7 @@ __all__ = [
     "load_kdd",
     "load_kdd_raw",
     "load_mnist",
+    "load_odds",
     "load_ped2",
     "read_idx",
 ]

@@ -1,0 +1,78 @@
+"""ODDS loader on the shared files; the semi-supervised and Toll splits; F1 at the top."""
+
+import numpy as np
+import pytest
+from scipy.io import savemat
+
+from memae.datasets import ODDS_NAMES, load_odds
+from memae.evaluation import f1_at_top, normal_split, toll_split
+
+from .conftest import data_root
+
+
+@pytest.fixture(scope="module")
+def odds_root():
+    root = data_root()
+    if not (root / "odds" / "arrhythmia.mat").is_file():
+        pytest.skip("ODDS files not available")
+    return root
+
+
+def test_every_shared_odds_file_loads(odds_root):
+    shapes = {}
+    for name in ODDS_NAMES:
+        X, y = load_odds(name, odds_root)
+        assert X.dtype == np.float32 and y.dtype == np.int64 and len(X) == len(y)
+        assert 0 < y.mean() < 0.5  # outliers are the minority everywhere
+        shapes[name] = (X.shape, int(y.sum()))
+    assert len(shapes) == 17
+    assert shapes["arrhythmia"] == ((452, 274), 66)
+    assert shapes["shuttle"] == ((49097, 9), 3511)
+
+
+def test_own_mat_file_and_bad_files(tmp_path):
+    rng = np.random.default_rng(0)
+    savemat(tmp_path / "mine.mat", {"X": rng.normal(size=(20, 3)), "y": np.r_[np.zeros(18), 1, 1]})
+    X, y = load_odds("mine", tmp_path / "mine.mat")
+    assert X.shape == (20, 3) and y.sum() == 2
+    with pytest.raises(ValueError, match="unknown ODDS dataset"):
+        load_odds("nope")
+    savemat(tmp_path / "bad.mat", {"X": np.zeros((3, 2)), "y": np.array([0, 2, 1])})
+    with pytest.raises(ValueError, match="0/1"):
+        load_odds("bad", tmp_path / "bad.mat")
+    savemat(tmp_path / "nan.mat", {"X": np.full((2, 2), np.nan), "y": np.array([0, 1])})
+    with pytest.raises(ValueError, match="NaN"):
+        load_odds("nan", tmp_path / "nan.mat")
+    savemat(tmp_path / "short.mat", {"X": np.zeros((3, 2)), "y": np.array([0, 1])})
+    with pytest.raises(ValueError, match="same rows"):
+        load_odds("short", tmp_path / "short.mat")
+
+
+def test_normal_split_trains_on_60_percent_of_normals_only():
+    y = np.r_[np.zeros(100, int), np.ones(15, int)]
+    train, test = normal_split(y, seed=3)
+    assert len(train) == 60 and (y[train] == 0).all()
+    assert len(np.intersect1d(train, test)) == 0 and len(train) + len(test) == len(y)
+    assert y[test].sum() == 15
+    again, _ = normal_split(y, seed=3)
+    other, _ = normal_split(y, seed=4)
+    np.testing.assert_array_equal(train, again)
+    assert not np.array_equal(train, other)
+
+
+def test_toll_split_on_arrhythmia_counts():
+    y = np.r_[np.zeros(386, int), np.ones(66, int)]
+    train, val, test = toll_split(y, seed=0)
+    assert (y[train] == 0).all() and len(train) == 386 - 2 * 77
+    assert (len(val), y[val].sum()) == (77 + 13, 13) == (len(test), y[test].sum())
+    assert len(np.intersect1d(val, test)) == len(np.intersect1d(train, test)) == 0
+
+
+def test_f1_at_top_by_hand():
+    y = np.array([0, 1, 0, 1, 0, 0, 0, 0, 0, 0])
+    scores = np.array([0.1, 0.9, 0.8, 0.2, 0, 0, 0, 0, 0, 0.3])
+    # top 20% = rows 1 and 2: one true positive, one false positive, one miss
+    assert f1_at_top(y, scores, 0.2) == pytest.approx(0.5)
+    assert f1_at_top(y, scores, 0.146) == pytest.approx(0.5)  # ceil(1.46) = 2: the same rows
+    # top 40% = rows 1, 2, 9, 3: both outliers found, two false positives -> P 1/2, R 1
+    assert f1_at_top(y, scores, 0.4) == pytest.approx(2 / 3)
