@@ -77,6 +77,23 @@ def test_fit_every_detector_from_the_command_line(files, model, cls, kdd_slice):
     np.testing.assert_allclose(np.load(tmp / "s.npy"), det.decision_function(kdd_slice[1]))
 
 
+def test_leaderboard_quick(tmp_path):
+    from .conftest import data_root
+
+    if not (data_root() / "odds" / "glass.mat").is_file():
+        pytest.skip("ODDS files not available")
+    args = ["benchmark", "all", "--quick", "--methods", "AE", "CompactVAE-sphere", "KNN",
+            "--out", str(tmp_path), "--data", str(data_root())]  # fmt: skip
+    assert main(args) == 0
+    res = json.loads((tmp_path / "leaderboard-quick.json").read_text())
+    assert set(res["results"]["odds"]) == {"glass", "vertebral", "wbc"}
+    assert sum(res["average_rank"].values()) == pytest.approx(6.0)  # ranks 1 + 2 + 3
+    toll = res["results"]["toll"]["arrhythmia"]
+    assert all(0 <= toll[m]["f1"] <= 1 and 0 <= toll[m]["auc"] <= 1 for m in toll)
+    assert (tmp_path / "figures" / "leaderboard-quick-heatmap.png").stat().st_size > 10_000
+    assert "| average rank |" in (tmp_path / "leaderboard-quick.md").read_text()
+
+
 def test_errors_are_one_line(files, capsys):
     tmp, train_csv = files
     assert main(["score", str(tmp / "missing"), str(tmp / "test.npy")]) == 1

@@ -76,3 +76,29 @@ def test_f1_at_top_by_hand():
     assert f1_at_top(y, scores, 0.146) == pytest.approx(0.5)  # ceil(1.46) = 2: the same rows
     # top 40% = rows 1, 2, 9, 3: both outliers found, two false positives -> P 1/2, R 1
     assert f1_at_top(y, scores, 0.4) == pytest.approx(2 / 3)
+
+
+def test_shallow_references_separate_planted_outliers():
+    from sklearn.metrics import roc_auc_score
+
+    from memae.baselines import KNNDistance, PCAReconstruction, isolation_forest, one_class_svm
+
+    rng = np.random.default_rng(0)
+    basis = rng.normal(size=(2, 6))
+    X = rng.normal(size=(500, 2)) @ basis + 0.05 * rng.normal(size=(500, 6))
+    normal = rng.normal(size=(100, 2)) @ basis + 0.05 * rng.normal(size=(100, 6))
+    Xt = np.concatenate([normal, normal + rng.normal(scale=2.0, size=normal.shape)])
+    y = np.r_[np.zeros(100), np.ones(100)]
+    for det in (KNNDistance(), PCAReconstruction(), isolation_forest(0), one_class_svm()):
+        assert roc_auc_score(y, det.fit(X).decision_function(Xt)) > 0.85, det
+
+
+def test_average_rank_by_hand():
+    from memae.benchmarks.leaderboard import average_rank
+
+    per = {
+        "a": {"m1": {"auc": 0.9}, "m2": {"auc": 0.8}, "m3": {"auc": 0.8}},
+        "b": {"m1": {"auc": 0.5}, "m2": {"auc": 0.7}, "m3": {"auc": 0.6}},
+    }
+    # dataset a: m1 1st, m2 and m3 share 2nd-3rd (2.5); dataset b: m2, m3, m1
+    assert average_rank(per, ["m1", "m2", "m3"]) == {"m1": 2.0, "m2": 1.75, "m3": 2.25}

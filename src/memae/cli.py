@@ -181,6 +181,10 @@ def cmd_benchmark(args: argparse.Namespace) -> None:
         from memae.benchmarks import video
 
         video.main(args.rest)
+    elif args.name == "all":
+        from memae.benchmarks import leaderboard
+
+        leaderboard.main(args.rest)
     else:  # pragma: no cover - argparse restricts choices
         raise CLIError(f"unknown benchmark {args.name}")
 
@@ -278,7 +282,7 @@ def build_parser() -> argparse.ArgumentParser:
         "(e.g. 'memae benchmark kdd --runs 5 --quick'; see "
         "'memae benchmark kdd --help').",
     )
-    p.add_argument("name", choices=["kdd", "mnist", "cifar10", "ped2", "speed", "scaling"])
+    p.add_argument("name", choices=["kdd", "mnist", "cifar10", "ped2", "all", "speed", "scaling"])
     p.add_argument("rest", nargs=argparse.REMAINDER, help="options of the benchmark")
     p.set_defaults(func=cmd_benchmark)
 

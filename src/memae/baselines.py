@@ -1,0 +1,81 @@
+"""Shallow reference detectors with memae's scoring convention (higher = more anomalous).
+
+Each standardises the features on the training rows, as such baselines are usually
+run on tabular data, and has ``fit(X)`` / ``decision_function(X)``.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+from sklearn.decomposition import PCA
+from sklearn.ensemble import IsolationForest
+from sklearn.neighbors import NearestNeighbors
+from sklearn.preprocessing import StandardScaler
+from sklearn.svm import OneClassSVM
+
+
+class _Standardised:
+    def fit(self, X: np.ndarray) -> _Standardised:
+        self.scaler_ = StandardScaler().fit(X)
+        self._fit(self.scaler_.transform(X))
+        return self
+
+    def decision_function(self, X: np.ndarray) -> np.ndarray:
+        return np.asarray(self._score(self.scaler_.transform(X)), dtype=np.float64)
+
+    def _fit(self, X: np.ndarray) -> None:  # pragma: no cover - abstract
+        raise NotImplementedError
+
+    def _score(self, X: np.ndarray) -> np.ndarray:  # pragma: no cover - abstract
+        raise NotImplementedError
+
+
+class KNNDistance(_Standardised):
+    """Distance to the ``k``-th nearest training row (Ramaswamy et al., 2000)."""
+
+    def __init__(self, k: int = 5) -> None:
+        self.k = k
+
+    def _fit(self, X: np.ndarray) -> None:
+        self.nn_ = NearestNeighbors(n_neighbors=min(self.k, len(X))).fit(X)
+
+    def _score(self, X: np.ndarray) -> np.ndarray:
+        return self.nn_.kneighbors(X)[0][:, -1]
+
+
+class PCAReconstruction(_Standardised):
+    """Squared error of the projection on the components keeping ``variance`` of the data."""
+
+    def __init__(self, variance: float = 0.95) -> None:
+        self.variance = variance
+
+    def _fit(self, X: np.ndarray) -> None:
+        self.pca_ = PCA(n_components=self.variance, svd_solver="full").fit(X)
+
+    def _score(self, X: np.ndarray) -> np.ndarray:
+        return ((X - self.pca_.inverse_transform(self.pca_.transform(X))) ** 2).sum(axis=1)
+
+
+class SklearnOutlier(_Standardised):
+    """A scikit-learn outlier model, scored by ``-score_samples``."""
+
+    def __init__(self, model: Any) -> None:
+        self.model = model
+
+    def _fit(self, X: np.ndarray) -> None:
+        self.model.fit(X)
+
+    def _score(self, X: np.ndarray) -> np.ndarray:
+        return -self.model.score_samples(X)
+
+
+def isolation_forest(seed: int) -> SklearnOutlier:
+    """IsolationForest, 100 trees (scikit-learn's defaults)."""
+    return SklearnOutlier(IsolationForest(random_state=seed))
+
+
+def one_class_svm() -> SklearnOutlier:
+    """RBF OneClassSVM, ``nu=0.1``, ``gamma="scale"`` (as in the image benchmark)."""
+    return SklearnOutlier(OneClassSVM(kernel="rbf", nu=0.1, gamma="scale"))
