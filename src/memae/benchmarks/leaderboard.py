@@ -17,6 +17,7 @@ import argparse
 import json
 import time
 from collections.abc import Callable
+from functools import cache
 from pathlib import Path
 from typing import Any
 
@@ -53,9 +54,13 @@ def methods(quick: bool) -> dict[str, Callable[[int], Any]]:
     }
 
 
+# Every (method, seed) of a dataset uses the same file: read it once.
+_load = cache(load_odds)
+
+
 def run_one(part: str, dataset: str, method: str, seed: int, quick: bool, data: Any) -> dict:
     """Fit one method on one split and score its test rows."""
-    X, y = load_odds(dataset, data)
+    X, y = _load(dataset, data)
     if part == "odds":
         train, test = normal_split(y, seed)
     else:

@@ -143,6 +143,7 @@ def speed_only(preset: str, data: str | None) -> dict[str, Any]:
     every = train.windows(length)
     clips = every.select(slice(0, SPEED_CLIPS.get(preset, 14)))
     preset_batch = PRESETS[preset].common["batch_size"]
+    val = PRESETS[preset].common["validation_fraction"]
     batch = min(SPEED_BATCH, preset_batch)
     out: dict[str, Any] = {}
     for name, make in methods(preset, False).items():
@@ -159,8 +160,8 @@ def speed_only(preset: str, data: str | None) -> dict[str, Any]:
         score_s = min(runs) / len(clips)
         out[name] = {
             "train_seconds_per_clip": step_s,
-            # the training split is 90% of the clips (10% validation)
-            "epoch_seconds_extrapolated": step_s * round(len(every) * 0.9),
+            # an epoch trains on the clips outside the preset's validation split
+            "epoch_seconds_extrapolated": step_s * round(len(every) * (1 - val)),
             "score_frames_per_second": 1.0 / score_s,
             "clips_timed": len(clips),
             "batch_size": batch,
@@ -328,7 +329,7 @@ def _overhead(rows: dict[str, Any], train_key: str) -> str:
 def figures(results: dict[str, Any], work: Path, out: Path, data: str | None) -> list[Path]:
     """Regularity curves of every test video and one anomalous frame, AE next to MemAE."""
     from memae import load as load_model
-    from memae.evaluation.video import evaluated_frames, regularity
+    from memae.evaluation.video import centre_clip, evaluated_frames, regularity
     from memae.plotting import plot_clip_frame, plot_regularity
 
     preset, quick = results["preset"], results["quick"]
@@ -353,7 +354,7 @@ def figures(results: dict[str, Any], work: Path, out: Path, data: str | None) ->
         sl = test.video(FIGURE_VIDEO)
         n = sl.stop - sl.start
         frame = min(FIGURE_FRAME, n - 1)
-        start = int(np.clip(frame - length // 2, 0, n - length))
+        start = int(centre_clip(frame, n, length))
         clip = test.frames[sl.start + start : sl.start + start + length][None]
         state = "anomalous" if test.labels[sl.start + frame] else "normal"
         title = f"Ped2 ({preset}) test video {test.names[FIGURE_VIDEO]}, frame {frame} ({state})"

@@ -263,14 +263,7 @@ class BaseDetector(BaseEstimator):
         -------
         ndarray of shape (n_samples,), float64
         """
-        self._check_fitted()
-        arr, _ = check_array(
-            X,
-            sample_shape=self.sample_shape_,
-            feature_names=getattr(self, "feature_names_in_", None),
-            estimator=f"this {type(self).__name__}",
-        )
-        return self._scores(arr, batch_size)
+        return self._scores(self._check_input(X, names=True), batch_size)
 
     def iter_scores(
         self,
@@ -338,10 +331,7 @@ class BaseDetector(BaseEstimator):
         For images fitted as ``(N, H, W)`` uint8 the result is ``(N, H, W)`` float32
         on the 0-255 scale, ready to show next to the input.
         """
-        self._check_fitted()
-        arr, _ = check_array(
-            X, sample_shape=self.sample_shape_, estimator=f"this {type(self).__name__}"
-        )
+        arr = self._check_input(X)
         out = np.empty(arr.shape, dtype=np.float32)
         for start, batch in self._batches(arr, batch_size):
             x_hat = self.network_(batch).reconstruction
@@ -398,6 +388,17 @@ class BaseDetector(BaseEstimator):
         distributed.barrier()
 
     # --------------------------------------------------------------------- helpers
+    def _check_input(self, X: Any, *, names: bool = False) -> Any:
+        """``X`` checked against the fitted sample shape (and column names if ``names``)."""
+        self._check_fitted()
+        arr, _ = check_array(
+            X,
+            sample_shape=self.sample_shape_,
+            feature_names=getattr(self, "feature_names_in_", None) if names else None,
+            estimator=f"this {type(self).__name__}",
+        )
+        return arr
+
     def _check_fitted(self) -> None:
         if not hasattr(self, "network_"):
             raise NotFittedError(f"this {type(self).__name__} is not fitted yet; call fit(X) first")

@@ -15,7 +15,6 @@ from memae.detectors.base import BaseDetector
 from memae.nn import gaussian_nll, squared_error
 from memae.nn.compact import CompactVAENet, lipschitz_mlp, sphere_log_area
 from memae.preprocessing import Preprocessing
-from memae.validation import check_array
 
 _CHUNK = 1024  # query rows per distance block in the hole score
 
@@ -213,10 +212,7 @@ random_state, verbose
 
         Unit vectors for ``"sphere"``, points of ``(-1, 1)^m`` for ``"lipschitz"``.
         """
-        self._check_fitted()
-        arr, _ = check_array(
-            X, sample_shape=self.sample_shape_, estimator=f"this {type(self).__name__}"
-        )
+        arr = self._check_input(X)
         return self._codes(arr, batch_size).cpu().numpy()
 
     @torch.inference_mode()

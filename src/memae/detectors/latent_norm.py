@@ -12,7 +12,6 @@ from torch import Tensor, nn
 from memae.detectors.base import BaseDetector
 from memae.nn import AutoEncoderNet, l2_norm
 from memae.preprocessing import Preprocessing
-from memae.validation import check_array
 
 
 class LatentNormAE(BaseDetector):
@@ -127,9 +126,6 @@ random_state, verbose
 
         Their Euclidean norms are the ``||z||_2`` of the loss and the score.
         """
-        self._check_fitted()
-        arr, _ = check_array(
-            X, sample_shape=self.sample_shape_, estimator=f"this {type(self).__name__}"
-        )
+        arr = self._check_input(X)
         out = [self.network_(b).code.flatten(1).cpu() for _, b in self._batches(arr, batch_size)]
         return torch.cat(out).numpy()

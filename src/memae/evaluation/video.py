@@ -29,6 +29,15 @@ from memae.datasets.video import Videos
 CONVENTIONS = ("all", "official")
 
 
+def centre_clip(frame: np.ndarray | int, n: int, length: int) -> np.ndarray | int:
+    """Start, within its video of ``n`` frames, of the clip that scores ``frame``.
+
+    ``clip(frame - length // 2, 0, n - length)``: the clip centred on the frame, or
+    the video's first / last clip for the frames no clip is centred on.
+    """
+    return np.clip(frame - length // 2, 0, n - length)
+
+
 def frame_errors(clip_scores: np.ndarray, videos: Videos, length: int) -> np.ndarray:
     """Per-frame scores ``(F,)`` from the scores of every clip (``videos.windows(length)``).
 
@@ -46,7 +55,7 @@ def frame_errors(clip_scores: np.ndarray, videos: Videos, length: int) -> np.nda
     out = np.empty(len(videos.frames), dtype=np.float64)
     first_clip = 0
     for i, n in enumerate(videos.lengths()):
-        k = np.clip(np.arange(n) - length // 2, 0, n - length)
+        k = centre_clip(np.arange(n), n, length)
         out[videos.video(i)] = clip_scores[first_clip + k]
         first_clip += n - length + 1
     return out
