@@ -82,16 +82,42 @@ def test_leaderboard_quick(tmp_path):
 
     if not (data_root() / "odds" / "glass.mat").is_file():
         pytest.skip("ODDS files not available")
-    args = ["benchmark", "all", "--quick", "--methods", "AE", "CompactVAE-sphere", "KNN",
+    args = ["benchmark", "all", "--quick", "--methods", "AE", "LatentNormAE", "KNN",
             "--out", str(tmp_path), "--data", str(data_root())]  # fmt: skip
     assert main(args) == 0
     res = json.loads((tmp_path / "leaderboard-quick.json").read_text())
-    assert set(res["results"]["odds"]) == {"glass", "vertebral", "wbc"}
+    out = res["results"]
+    assert set(out["odds"]) == {"glass", "vertebral", "wbc"}
     assert sum(res["average_rank"].values()) == pytest.approx(6.0)  # ranks 1 + 2 + 3
-    toll = res["results"]["toll"]["arrhythmia"]
+    toll = out["toll"]["arrhythmia"]
+    assert set(toll) == {"AE", "LatentNormAE", "KNN", "LatentNormAE-toll"}
     assert all(0 <= toll[m]["f1"] <= 1 and 0 <= toll[m]["auc"] <= 1 for m in toll)
+    # KDDCUP99 and one-class MNIST (classes 0 and 1): every method well above chance
+    assert all(out["kdd"]["kddcup99"][m]["auc"] > 0.8 for m in ("AE", "KNN"))
+    assert all(0 <= out["kdd"]["kddcup99"][m]["f1"] <= 1 for m in res["methods"])
+    assert set(out["images"]) == {"mnist"}
+    assert out["images"]["mnist"]["KNN"]["auc"] > 0.9
+    # 3 + 1 + 1 + 1 datasets; the ranks of three methods sum to 6 on each
+    assert sum(res["average_rank_all"].values()) == pytest.approx(6.0)
     assert (tmp_path / "figures" / "leaderboard-quick-heatmap.png").stat().st_size > 10_000
     assert "| average rank |" in (tmp_path / "leaderboard-quick.md").read_text()
+
+
+def test_latent_figures_quick(tmp_path):
+    from .conftest import data_root
+
+    if not (data_root() / "odds" / "arrhythmia.mat").is_file():
+        pytest.skip("ODDS files not available")
+    args = ["benchmark", "latent", "--quick", "--out", str(tmp_path), "--data", str(data_root())]
+    assert main(args) == 0
+    res = json.loads((tmp_path / "latent-quick.json").read_text())
+    assert len(res["roc_auc"]) == 5 and all(0 <= v <= 1 for v in res["roc_auc"].values())
+    # even after 1 epoch on 1,000 zeros, the hole score separates the other digits
+    assert res["roc_auc"]["mnist CompactVAE-sphere hole score"] > 0.9
+    for name in ("mnist-latentnorm-norms", "mnist-compactvae-sphere",
+                 "mnist-compactvae-lipschitz", "arrhythmia-latentnorm-norms",
+                 "arrhythmia-compactvae-s2"):  # fmt: skip
+        assert (tmp_path / "figures" / f"latent-{name}.png").stat().st_size > 10_000
 
 
 def test_errors_are_one_line(files, capsys):

@@ -141,3 +141,17 @@ def test_hole_score_beats_reconstruction_in_a_hole_and_bad_parameters():
                 {"n_neighbors": 5, "n_reference": 5}, {"latent_dim": 1}):  # fmt: skip
         with pytest.raises(ValueError):
             CompactVAE(**{**PARAMS, **bad}).fit(X)
+
+
+def test_benchmarks_report_both_scores_of_one_fit():
+    from memae.benchmarks.report import reconstruction_scores
+
+    X, Xt, _ = _gap_data()
+    det = CompactVAE(**PARAMS).fit(X)
+    hole = det.decision_function(Xt)
+    rec = reconstruction_scores(det, Xt)
+    assert det.score == "hole"  # restored
+    np.testing.assert_array_equal(det.decision_function(Xt), hole)
+    np.testing.assert_array_equal(rec, det.set_params(score="reconstruction").decision_function(Xt))
+    assert not np.allclose(rec, hole)
+    assert reconstruction_scores(memae.AutoEncoder(epochs=1).fit(X), Xt) is None

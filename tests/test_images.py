@@ -267,3 +267,43 @@ def test_every_preset_value_has_a_source():
         sourced = {k.strip() for key in preset.sources for k in key.split(",")}
         params = set(preset.common).union(*map(set, preset.per_model.values()), preset.data)
         assert params <= sourced, (name, sorted(params - sourced))
+
+
+@pytest.mark.parametrize("name", ["kdd", "mnist", "cifar10"])
+def test_every_detector_reads_the_memae_presets(name):
+    from memae import VAE, CompactVAE, LatentNormAE
+
+    toll_beta = {"kdd": 10.0, "mnist": 1000.0, "cifar10": 10.0}[name]
+    ae = AutoEncoder.from_preset(name)
+    for cls in (LatentNormAE, VAE, CompactVAE):
+        det = cls.from_preset(name)
+        # the same network and budget as the AE, so a comparison isolates the method
+        for key in ("hidden_dims", "latent_dim", "epochs", "batch_size", "lr", "backbone"):
+            assert getattr(det, key) == getattr(ae, key), (cls, key)
+    assert LatentNormAE.from_preset(name).beta == toll_beta
+
+
+def test_toll_presets():
+    from memae import LatentNormAE
+    from memae.nn.backbones import conv2d_backbone
+
+    det = LatentNormAE.from_preset("toll-mnist")
+    assert (det.beta, det.latent_dim, det.batch_size, det.lr) == (1000.0, 128, 1000, 1e-4)
+    assert det.validation_fraction == 0.0  # last iterate: no checkpoint chosen by labels
+    bb = conv2d_backbone((1, 28, 28), det.hidden_dims, det.latent_dim, "relu", det.kernel_sizes)
+    assert bb.code_shape == (128, 1, 1)  # z = 128 numbers, as the official Linear layer
+    cifar = LatentNormAE.from_preset("toll-cifar10")
+    assert (cifar.beta, cifar.latent_dim, cifar.batch_size, cifar.lr) == (10.0, 64, 50, 1e-2)
+    bb = conv2d_backbone((3, 32, 32), cifar.hidden_dims, 64, "relu", cifar.kernel_sizes)
+    assert bb.code_shape == (64, 1, 1)
+    arr = LatentNormAE.from_preset("toll-arrhythmia")
+    assert (arr.hidden_dims, arr.latent_dim, arr.beta, arr.batch_size) == (
+        (256, 128),
+        16,
+        10.0,
+        100,
+    )
+    # about 2000 Adam iterations: 333 epochs of 6 batches, 20 of 100, 667 of 3
+    assert det.epochs * 6 == 1998 and cifar.epochs * 100 == 2000 and arr.epochs * 3 == 2001
+    with pytest.raises(ValueError, match="no configuration for model"):
+        AutoEncoder.from_preset("toll-mnist")

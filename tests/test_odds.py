@@ -102,3 +102,31 @@ def test_average_rank_by_hand():
     }
     # dataset a: m1 1st, m2 and m3 share 2nd-3rd (2.5); dataset b: m2, m3, m1
     assert average_rank(per, ["m1", "m2", "m3"]) == {"m1": 2.0, "m2": 1.75, "m3": 2.25}
+
+
+def test_baseline_options_by_hand():
+    from memae.baselines import KNNDistance, PCAReconstruction, Subsampled
+
+    X = np.array([[0.0, 0.0], [0.0, 10.0], [0.0, 20.0]])
+    # raw features: the 1st-nearest training row of (3, 0) is (0, 0), 3 away
+    raw = KNNDistance(k=1, standardise=False).fit(X)
+    assert raw.decision_function(np.array([[3.0, 0.0]]))[0] == pytest.approx(3.0)
+    # standardised: column 0 has no spread (scale 1), column 1 std 8.165
+    std = KNNDistance(k=1).fit(X)
+    assert std.decision_function(np.array([[0.0, 5.0]]))[0] == pytest.approx(
+        5 / np.std([0, 10, 20])
+    )
+    # PCA keeping everything reconstructs exactly: zero error
+    pca = PCAReconstruction(variance=0.999999, standardise=False).fit(
+        np.random.default_rng(0).normal(size=(50, 3))
+    )
+    assert pca.decision_function(np.ones((2, 3))).max() < 1e-12
+    sub = Subsampled(KNNDistance(k=1, standardise=False), rows=10, seed=0).fit(
+        np.arange(200.0).reshape(100, 2)
+    )
+    assert sub.detector.nn_.n_samples_fit_ == 10
+    again = Subsampled(KNNDistance(k=1, standardise=False), rows=10, seed=0).fit(
+        np.arange(200.0).reshape(100, 2)
+    )
+    probe = np.array([[7.0, 3.0]])
+    assert sub.decision_function(probe) == again.decision_function(probe)  # seeded

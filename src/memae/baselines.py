@@ -1,7 +1,8 @@
 """Shallow reference detectors with memae's scoring convention (higher = more anomalous).
 
 Each standardises the features on the training rows, as such baselines are usually
-run on tabular data, and has ``fit(X)`` / ``decision_function(X)``.
+run on tabular data (``standardise=False`` keeps them as they are, for pixels), and has
+``fit(X)`` / ``decision_function(X)``.
 """
 
 from __future__ import annotations
@@ -17,13 +18,18 @@ from sklearn.svm import OneClassSVM
 
 
 class _Standardised:
+    standardise: bool = True
+
+    def _scaled(self, X: np.ndarray) -> np.ndarray:
+        return self.scaler_.transform(X) if self.scaler_ is not None else X
+
     def fit(self, X: np.ndarray) -> _Standardised:
-        self.scaler_ = StandardScaler().fit(X)
-        self._fit(self.scaler_.transform(X))
+        self.scaler_ = StandardScaler().fit(X) if self.standardise else None
+        self._fit(self._scaled(X))
         return self
 
     def decision_function(self, X: np.ndarray) -> np.ndarray:
-        return np.asarray(self._score(self.scaler_.transform(X)), dtype=np.float64)
+        return np.asarray(self._score(self._scaled(X)), dtype=np.float64)
 
     def _fit(self, X: np.ndarray) -> None:  # pragma: no cover - abstract
         raise NotImplementedError
@@ -35,8 +41,8 @@ class _Standardised:
 class KNNDistance(_Standardised):
     """Distance to the ``k``-th nearest training row (Ramaswamy et al., 2000)."""
 
-    def __init__(self, k: int = 5) -> None:
-        self.k = k
+    def __init__(self, k: int = 5, standardise: bool = True) -> None:
+        self.k, self.standardise = k, standardise
 
     def _fit(self, X: np.ndarray) -> None:
         self.nn_ = NearestNeighbors(n_neighbors=min(self.k, len(X))).fit(X)
@@ -48,8 +54,8 @@ class KNNDistance(_Standardised):
 class PCAReconstruction(_Standardised):
     """Squared error of the projection on the components keeping ``variance`` of the data."""
 
-    def __init__(self, variance: float = 0.95) -> None:
-        self.variance = variance
+    def __init__(self, variance: float = 0.95, standardise: bool = True) -> None:
+        self.variance, self.standardise = variance, standardise
 
     def _fit(self, X: np.ndarray) -> None:
         self.pca_ = PCA(n_components=self.variance, svd_solver="full").fit(X)
@@ -79,3 +85,23 @@ def isolation_forest(seed: int) -> SklearnOutlier:
 def one_class_svm() -> SklearnOutlier:
     """RBF OneClassSVM, ``nu=0.1``, ``gamma="scale"`` (as in the image benchmark)."""
     return SklearnOutlier(OneClassSVM(kernel="rbf", nu=0.1, gamma="scale"))
+
+
+class Subsampled:
+    """Fits ``detector`` on at most ``rows`` training rows, drawn with ``seed``.
+
+    For the baselines whose cost grows with the square of the training rows (kernel
+    methods, exact nearest neighbours) on large data such as KDDCUP99.
+    """
+
+    def __init__(self, detector: Any, rows: int, seed: int) -> None:
+        self.detector, self.rows, self.seed = detector, rows, seed
+
+    def fit(self, X: np.ndarray) -> Subsampled:
+        if len(X) > self.rows:
+            X = X[np.random.default_rng(self.seed).choice(len(X), self.rows, replace=False)]
+        self.detector.fit(X)
+        return self
+
+    def decision_function(self, X: np.ndarray) -> np.ndarray:
+        return self.detector.decision_function(X)

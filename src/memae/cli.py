@@ -185,6 +185,10 @@ def cmd_benchmark(args: argparse.Namespace) -> None:
         from memae.benchmarks import leaderboard
 
         leaderboard.main(args.rest)
+    elif args.name == "latent":
+        from memae.benchmarks import latent
+
+        latent.main(args.rest)
     else:  # pragma: no cover - argparse restricts choices
         raise CLIError(f"unknown benchmark {args.name}")
 
@@ -282,7 +286,10 @@ def build_parser() -> argparse.ArgumentParser:
         "(e.g. 'memae benchmark kdd --runs 5 --quick'; see "
         "'memae benchmark kdd --help').",
     )
-    p.add_argument("name", choices=["kdd", "mnist", "cifar10", "ped2", "all", "speed", "scaling"])
+    p.add_argument(
+        "name",
+        choices=["kdd", "mnist", "cifar10", "ped2", "all", "latent", "speed", "scaling"],
+    )
     p.add_argument("rest", nargs=argparse.REMAINDER, help="options of the benchmark")
     p.set_defaults(func=cmd_benchmark)
 

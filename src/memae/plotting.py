@@ -166,15 +166,23 @@ def plot_histogram(
 
 
 def plot_code_norms(
-    codes: np.ndarray, labels: np.ndarray, path: str | os.PathLike, title: str = ""
+    codes: np.ndarray,
+    labels: np.ndarray,
+    path: str | os.PathLike,
+    title: str = "",
+    log: bool = False,
 ) -> Path:
     """Histograms of the code norms ``||z||_2`` of normals (label 0) and anomalies (1).
 
     For :class:`memae.LatentNormAE` (``det.codes(X)``): its loss pulls normal codes
-    towards the origin, so anomalies should sit farther out.
+    towards the origin, so anomalies should sit farther out. ``log=True`` shows
+    ``log10 ||z||``, for codes that collapse close to the origin.
     """
     norms = np.linalg.norm(np.asarray(codes).reshape(len(codes), -1), axis=1)
-    return _save(_two_histograms(norms, labels, "code norm ||z||", title, None), path)
+    if log:
+        norms = np.log10(np.maximum(norms, 1e-12))
+    label = "log10 code norm" if log else "code norm ||z||"
+    return _save(_two_histograms(norms, labels, label, title, None), path)
 
 
 def plot_latent_2d(

@@ -63,6 +63,25 @@ _IMAGE_SOURCES = {
 }
 
 
+def _other_models(toll_beta: float) -> dict[str, dict[str, Any]]:
+    """LatentNormAE / VAE / CompactVAE on a MemAE preset: its network, budget and data."""
+    return {
+        "latentnorm": {"beta": toll_beta},
+        "vae": {"beta": 1.0},
+        "compactvae": {"beta": 1.0},
+    }
+
+
+# How the other detectors read a MemAE preset (same network and training budget as the
+# AE, so that a comparison with the AE isolates the method).
+_OTHER_SOURCES = {
+    "beta": "LatentNormAE: the Toll official code's weight of the code norm for this kind "
+    "of data (MNIST 1000, CIFAR-10 10, tabular: Arrhythmia's 10; github.com/Soltanilara/"
+    "Toll); VAE and CompactVAE: 1, the ELBO. The network, budget and preprocessing are "
+    "the preset's, as for the AE; the toll-* presets hold Toll's own training set-up",
+}
+
+
 PRESETS: dict[str, Preset] = {
     "kdd": Preset(
         description="KDDCUP99 10% (DAGMM preprocessing, 118 features), MemAE paper Sec. 4.4",
@@ -88,8 +107,10 @@ PRESETS: dict[str, Preset] = {
                 "entropy_weight": 0.0002,
             },
             "ae": {"l1_weight": 0.0},
+            **_other_models(10.0),
         },
         sources={
+            **_OTHER_SOURCES,
             "hidden_dims, latent_dim, activation": "paper: FC d-60-30-10-3 encoder, tanh after "
             "every layer but the last, mirrored decoder (the DAGMM compression network with a "
             "3-d code)",
@@ -117,9 +138,14 @@ PRESETS: dict[str, Preset] = {
             "latent_dim": 64,
             "kernel_sizes": (1, 3, 3),
         },
-        per_model={"memae": {**_IMAGE_MEMORY, "memory_size": 100}, "ae": {"l1_weight": 0.0}},
+        per_model={
+            "memae": {**_IMAGE_MEMORY, "memory_size": 100},
+            "ae": {"l1_weight": 0.0},
+            **_other_models(1000.0),
+        },
         sources={
             **_IMAGE_SOURCES,
+            **_OTHER_SOURCES,
             "hidden_dims, latent_dim, kernel_sizes": "paper: encoder Conv(1,2,16)-Conv(3,2,32)-"
             "Conv(3,2,64), decoder ConvT(3,2,64)-ConvT(3,2,32)-ConvT(3,2,1) (kernel, stride, "
             "channels); stride 2 everywhere",
@@ -141,9 +167,14 @@ PRESETS: dict[str, Preset] = {
             "latent_dim": 256,
             "kernel_sizes": (3, 3, 3, 3),
         },
-        per_model={"memae": {**_IMAGE_MEMORY, "memory_size": 500}, "ae": {"l1_weight": 0.0}},
+        per_model={
+            "memae": {**_IMAGE_MEMORY, "memory_size": 500},
+            "ae": {"l1_weight": 0.0},
+            **_other_models(10.0),
+        },
         sources={
             **_IMAGE_SOURCES,
+            **_OTHER_SOURCES,
             "hidden_dims, latent_dim, kernel_sizes": "paper: a deeper encoder of the MNIST "
             "style for CIFAR-10; memae reads it as Conv(3,2,64)-Conv(3,2,128)-Conv(3,2,128)-"
             "Conv(3,2,256) and ConvT(3,2,256)-ConvT(3,2,128)-ConvT(3,2,128)-ConvT(3,2,3) "
@@ -239,6 +270,100 @@ PRESETS["ped2-cpu"] = Preset(
         "frame_size": "memae: 64 x 64 (the official 256 x 256 costs 16x more per clip)",
     },
     data={"clip_length": 16, "frame_size": (64, 64)},
+)
+
+
+# Toll's own training set-ups (LatentNormAE only), github.com/Soltanilara/Toll main.py and
+# src/models.py. memae's backbones stand in for the official networks (see "network").
+_TOLL_COMMON: dict[str, Any] = {
+    "validation_fraction": 0.0,
+    "patience": None,
+    "contamination": 0.1,
+}
+_TOLL_SOURCES = {
+    "validation_fraction, patience": "memae: train on every training row and keep the last "
+    "iterate. The official code saves a checkpoint every 20 iterations and keeps the one "
+    "with the best AUROC on a labelled validation set that contains anomalies, which "
+    "memae never does",
+    "contamination": "memae default",
+    "epochs": "official code: 2000 Adam iterations (niter); memae counts epochs, so this is "
+    "2000 iterations for the training-set size given in the preset's description",
+    "batch_size, lr, beta": "official code (main.py defaults and its README's commands)",
+}
+_TOLL_IMAGE: dict[str, Any] = {
+    **_TOLL_COMMON,
+    "backbone": "conv2d",
+    "activation": "leaky_relu",
+    "preprocessing": "image",
+    "kernel_sizes": (3, 3, 3, 3, 3),
+}
+PRESETS["toll-mnist"] = Preset(
+    description="Toll's MNIST set-up (about 6,000 images of one class: 6 batches of 1,000 "
+    "per epoch)",
+    common={
+        **_TOLL_IMAGE,
+        "hidden_dims": (64, 128, 256, 512),
+        "latent_dim": 128,
+        "batch_size": 1000,
+        "lr": 1e-4,
+        "epochs": 333,
+    },
+    per_model={"latentnorm": {"beta": 1000.0}},
+    sources={
+        **_TOLL_SOURCES,
+        "backbone, activation, hidden_dims, kernel_sizes": "approximates the official "
+        "network (Conv 1-64-128-256-512-64 with kernel 4, batch norm and LeakyReLU(0.2), then "
+        "a Linear layer to z): memae's conv2d backbone with the same widths, kernel 3 and "
+        "stride 2 (28 -> 14 -> 7 -> 4 -> 2 -> 1), so the code is 128 x 1 x 1",
+        "latent_dim": "official code: z_dim 128",
+        "preprocessing": "memae: pixels to [-1, 1] (the official code keeps [0, 1])",
+    },
+)
+PRESETS["toll-cifar10"] = Preset(
+    description="Toll's CIFAR-10 set-up (5,000 images of one class: 100 batches of 50 per epoch)",
+    common={
+        **_TOLL_IMAGE,
+        "hidden_dims": (32, 64, 128, 256),
+        "latent_dim": 64,
+        "batch_size": 50,
+        "lr": 1e-2,
+        "epochs": 20,
+    },
+    per_model={"latentnorm": {"beta": 10.0}},
+    sources={
+        **_TOLL_SOURCES,
+        "backbone, activation, hidden_dims, kernel_sizes": "approximates the official "
+        "network (Conv 3-32-64-128-256-512-512-z with kernels 5/4/1, strides 1 and 2, batch "
+        "norm and LeakyReLU(0.1), code z x 1 x 1): memae's conv2d backbone with widths "
+        "32-64-128-256, kernel 3 and stride 2 (32 -> 16 -> 8 -> 4 -> 2 -> 1), code 64 x 1 x 1",
+        "latent_dim": "official code: z_dim 64 for CIFAR-10",
+        "preprocessing": "memae: pixels to [-1, 1] (the official code min-max scales per "
+        "class after global contrast normalisation)",
+    },
+)
+PRESETS["toll-arrhythmia"] = Preset(
+    description="Toll's Arrhythmia set-up (231 training rows under the Toll split: 3 batches "
+    "of 100 per epoch)",
+    common={
+        **_TOLL_COMMON,
+        "backbone": "mlp",
+        "activation": "relu",
+        "preprocessing": "standard",
+        "hidden_dims": (256, 128),
+        "latent_dim": 16,
+        "batch_size": 100,
+        "lr": 1e-3,
+        "epochs": 667,
+    },
+    per_model={"latentnorm": {"beta": 10.0}},
+    sources={
+        **_TOLL_SOURCES,
+        "backbone, activation, hidden_dims, latent_dim": "official code: MLP 274-256-128-16 "
+        "with ReLU and a mirrored decoder; memae's mlp backbone has no batch norm between "
+        "the layers (the official one has)",
+        "preprocessing": "memae: standardised on the training rows (official code: its "
+        "own scaling in src/data.py)",
+    },
 )
 
 

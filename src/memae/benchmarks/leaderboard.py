@@ -1,14 +1,28 @@
-"""One table of every detector on tabular data: the 17 ODDS datasets and Toll's Arrhythmia.
+"""One table of every detector: the 17 ODDS datasets, Toll's Arrhythmia, KDDCUP99, images.
 
-Run ``python benchmarks/leaderboard.py`` (or ``memae benchmark all``). ODDS protocol
-(:func:`memae.evaluation.normal_split`): per seed, train on a random 60% of the
-normal rows, test on the other normals plus every outlier; ROC-AUC and average
-precision, mean over 5 seeds; each method's average rank by ROC-AUC. Arrhythmia
-with the Toll protocol (:func:`memae.evaluation.toll_split`): F1 with the top 14.6%
-of the test scores flagged. Every detector runs with its defaults, the same on
-every dataset; no choice looks at test labels. Results per (part, dataset, method,
-seed) are saved in ``--workdir``, so an interrupted run resumes. The image
-datasets and KDDCUP99 are not part of this table yet.
+Run ``python benchmarks/leaderboard.py`` (or ``memae benchmark all``). Parts:
+
+``odds``
+    :func:`memae.evaluation.normal_split`: per seed, train on a random 60% of the
+    normal rows, test on the other normals plus every outlier; ROC-AUC and average
+    precision, mean over 5 seeds. Every detector runs with its defaults, the same on
+    every dataset.
+``toll``
+    Arrhythmia with the Toll protocol (:func:`memae.evaluation.toll_split`): F1 with
+    the top 14.6% of the test scores flagged, 5 seeds; the deep detectors with their
+    defaults, plus LatentNormAE with Toll's own set-up (the ``toll-arrhythmia`` preset).
+``kdd``
+    KDDCUP99 with the MemAE/DAGMM protocol (:mod:`memae.evaluation.kdd`), 5 seeds; the
+    deep detectors with the ``kdd`` preset (the MemAE paper's network). OC-SVM and KNN
+    are fitted on a random 5,000 / 20,000 of the ~200,000 training rows.
+``images``
+    MNIST and CIFAR-10 one-class (:mod:`memae.benchmarks.images`, the MemAE paper's
+    protocol), seed 0, every class; the deep detectors with the dataset's preset (the
+    same network and budget for all). Tasks the image benchmark already ran (same
+    configuration) are read from its work folder, not run again.
+
+No choice looks at test labels. Results per (part, dataset, method, seed) are saved
+in ``--workdir``, so an interrupted run resumes.
 """
 
 from __future__ import annotations
@@ -26,13 +40,24 @@ from scipy.stats import rankdata
 from sklearn.metrics import average_precision_score, roc_auc_score
 
 from memae import VAE, AutoEncoder, CompactVAE, LatentNormAE, MemAE
-from memae.baselines import KNNDistance, PCAReconstruction, isolation_forest, one_class_svm
-from memae.benchmarks.report import environment, update_readme, write_results
-from memae.datasets import ODDS_NAMES, load_odds
-from memae.evaluation import f1_at_top, normal_split, toll_split
+from memae.baselines import (
+    KNNDistance,
+    PCAReconstruction,
+    Subsampled,
+    isolation_forest,
+    one_class_svm,
+)
+from memae.benchmarks import images
+from memae.benchmarks.report import environment, reconstruction_scores, update_readme, write_results
+from memae.datasets import ODDS_NAMES, load_kdd, load_odds
+from memae.evaluation import f1_at_top, kdd_metrics, kdd_split, normal_split, toll_split
 
 TOLL_FLAGGED = 0.146  # Toll flags the top 14.6% on Arrhythmia (its outlier rate)
 QUICK = {"datasets": ("glass", "vertebral", "wbc"), "seeds": 1, "epochs": 3}
+PARTS = ("odds", "toll", "kdd", "images")
+IMAGE_DATASETS = ("mnist", "cifar10")
+KDD_ROWS = {"OC-SVM": 5000, "KNN": 20000}  # training rows of the quadratic baselines
+TOLL_PRESET = "LatentNormAE-toll"  # LatentNormAE with the toll-arrhythmia preset
 
 
 def methods(quick: bool) -> dict[str, Callable[[int], Any]]:
@@ -54,18 +79,57 @@ def methods(quick: bool) -> dict[str, Callable[[int], Any]]:
     }
 
 
+def kdd_methods(quick: bool) -> dict[str, Callable[[int], Any]]:
+    """The same methods on KDDCUP99: the ``kdd`` preset's network for the deep ones."""
+    deep: dict[str, Any] = {"epochs": 2} if quick else {}
+    rows = {k: 1000 for k in KDD_ROWS} if quick else KDD_ROWS
+    out = methods(quick)
+    out.update(
+        {
+            "AE": lambda s: AutoEncoder.from_preset("kdd", random_state=s, **deep),
+            "MemAE": lambda s: MemAE.from_preset("kdd", random_state=s, **deep),
+            "LatentNormAE": lambda s: LatentNormAE.from_preset("kdd", random_state=s, **deep),
+            "VAE": lambda s: VAE.from_preset("kdd", random_state=s, **deep),
+            "CompactVAE-sphere": lambda s: CompactVAE.from_preset("kdd", random_state=s, **deep),
+            "CompactVAE-lipschitz": lambda s: CompactVAE.from_preset(
+                "kdd", compactification="lipschitz", random_state=s, **deep
+            ),
+            "KNN": lambda s: Subsampled(KNNDistance(), rows["KNN"], s),
+            "OC-SVM": lambda s: Subsampled(one_class_svm(), rows["OC-SVM"], s),
+        }
+    )
+    return out
+
+
+def toll_methods(quick: bool) -> dict[str, Callable[[int], Any]]:
+    """The ODDS methods plus LatentNormAE with Toll's own Arrhythmia set-up."""
+    deep: dict[str, Any] = {"epochs": QUICK["epochs"]} if quick else {}
+    return {
+        **methods(quick),
+        TOLL_PRESET: lambda s: LatentNormAE.from_preset("toll-arrhythmia", random_state=s, **deep),
+    }
+
+
 # Every (method, seed) of a dataset uses the same file: read it once.
 _load = cache(load_odds)
 
 
+_load_kdd = cache(load_kdd)
+
+
 def run_one(part: str, dataset: str, method: str, seed: int, quick: bool, data: Any) -> dict:
-    """Fit one method on one split and score its test rows."""
-    X, y = _load(dataset, data)
-    if part == "odds":
-        train, test = normal_split(y, seed)
+    """Fit one method on one split (of a tabular part) and score its test rows."""
+    if part == "kdd":
+        X, y = _load_kdd(data)
+        train, test = kdd_split(y, seed=seed)
+        det = kdd_methods(quick)[method](seed)
     else:
-        train, _, test = toll_split(y, seed)  # the validation rows stay unused
-    det = methods(quick)[method](seed)
+        X, y = _load(dataset, data)
+        if part == "odds":
+            train, test = normal_split(y, seed)
+        else:
+            train, _, test = toll_split(y, seed)  # the validation rows stay unused
+        det = (methods if part == "odds" else toll_methods)(quick)[method](seed)
     t0 = time.perf_counter()
     det.fit(X[train])
     scores = det.decision_function(X[test])
@@ -74,9 +138,65 @@ def run_one(part: str, dataset: str, method: str, seed: int, quick: bool, data: 
         "ap": float(average_precision_score(y[test], scores)),
         "seconds": time.perf_counter() - t0,
     }
+    recon = reconstruction_scores(det, X[test])
+    if recon is not None:  # CompactVAE: the reconstruction score of the same fit
+        row["auc_reconstruction"] = float(roc_auc_score(y[test], recon))
+        row["ap_reconstruction"] = float(average_precision_score(y[test], recon))
     if part == "toll":
         row["f1"] = f1_at_top(y[test], scores, TOLL_FLAGGED)
+    if part == "kdd":  # the protocol's threshold: the top 20% of train + test scores
+        row["f1"] = kdd_metrics(det.decision_function(X[train]), scores, y[test])["f1"]
     return row
+
+
+def _image_part(
+    quick: bool, data: Any, names: list[str], datasets: tuple[str, ...], jobs: int, work: Path
+) -> dict[str, dict[str, dict[str, float]]]:
+    """Mean one-class ROC-AUC over the classes (seed 0) of every image dataset."""
+    out: dict[str, dict[str, dict[str, float]]] = {}
+    for dataset in datasets[:1] if quick else datasets:
+        res = images.run(
+            dataset,
+            seeds=1,
+            classes=[0, 1] if quick else None,
+            quick=quick,
+            data=data,
+            only=names,
+            jobs=jobs,
+            workdir=work,
+        )
+        out[dataset] = {}
+        for m, s in res["summary"].items():
+            row = {
+                "auc": s["auc"]["mean"],
+                "per_class_auc": {c: v["mean"] for c, v in s["per_class_auc"].items()},
+                "seconds": s["fit_seconds_per_class"]["mean"],
+            }
+            tasks = res["per_task"][m]
+            if all("auc_reconstruction" in t for t in tasks):
+                row["auc_reconstruction"] = float(np.mean([t["auc_reconstruction"] for t in tasks]))
+            out[dataset][m] = row
+    return out
+
+
+def _tabular(
+    part: str, sets: tuple[str, ...], names: list[str], seeds: range, quick: bool, data: Any,
+    workdir: Path, log: Callable[[str], None],
+) -> dict[str, dict[str, dict[str, float]]]:  # fmt: skip
+    out: dict[str, dict[str, dict[str, float]]] = {}
+    for dataset in sets:
+        out[dataset] = {}
+        for name in names:
+            runs = []
+            for seed in seeds:
+                path = workdir / part / dataset / f"{name}-seed{seed}.json"
+                if not path.is_file():
+                    path.parent.mkdir(parents=True, exist_ok=True)
+                    path.write_text(json.dumps(run_one(part, dataset, name, seed, quick, data)))
+                runs.append(json.loads(path.read_text()))
+            out[dataset][name] = {k: float(np.mean([r[k] for r in runs])) for k in runs[0]}
+        log(f"{part} {dataset}: done")
+    return out
 
 
 def run(
@@ -86,28 +206,25 @@ def run(
     only: list[str] | None = None,
     log: Callable[[str], None] = print,
     command: tuple[str, list[str] | None] = ("memae benchmark all", None),
+    parts: tuple[str, ...] = PARTS,
+    image_datasets: tuple[str, ...] = IMAGE_DATASETS,
+    image_workdir: Path = Path("benchmarks/results/work"),
+    jobs: int = 1,
 ) -> dict[str, Any]:
+    """Run every part in ``parts`` (tasks already in the work folders are read back)."""
     names = only or list(methods(quick))
     datasets = QUICK["datasets"] if quick else ODDS_NAMES
     seeds = range(QUICK["seeds"] if quick else 5)
-    parts = {"odds": datasets, "toll": ("arrhythmia",)}
     out: dict[str, Any] = {}
-    for part, sets in parts.items():
-        out[part] = {}
-        for dataset in sets:
-            out[part][dataset] = {}
-            for name in names:
-                runs = []
-                for seed in seeds:
-                    path = workdir / part / dataset / f"{name}-seed{seed}.json"
-                    if not path.is_file():
-                        path.parent.mkdir(parents=True, exist_ok=True)
-                        path.write_text(json.dumps(run_one(part, dataset, name, seed, quick, data)))
-                    runs.append(json.loads(path.read_text()))
-                out[part][dataset][name] = {
-                    k: float(np.mean([r[k] for r in runs])) for k in runs[0]
-                }
-            log(f"{part} {dataset}: done")
+    if "odds" in parts:
+        out["odds"] = _tabular("odds", datasets, names, seeds, quick, data, workdir, log)
+    if "toll" in parts:
+        toll = [*names, TOLL_PRESET] if "LatentNormAE" in names else names
+        out["toll"] = _tabular("toll", ("arrhythmia",), toll, seeds, quick, data, workdir, log)
+    if "kdd" in parts:
+        out["kdd"] = _tabular("kdd", ("kddcup99",), names, seeds, quick, data, workdir, log)
+    if "images" in parts:
+        out["images"] = _image_part(quick, data, names, image_datasets, jobs, image_workdir)
     return {
         "benchmark": "leaderboard",
         "quick": quick,
@@ -118,57 +235,139 @@ def run(
             "outlier; mean ROC-AUC and average precision over seeds",
             "toll": "Arrhythmia: validation and test each 20% of normals and outliers, "
             "training the other normals; F1 with the top 14.6% of test scores flagged",
+            "kdd": "KDDCUP99 (DAGMM preprocessing): train on a random half of the normal "
+            "(attack, label 0) rows, test on the rest plus every label-1 row; F1 with the top "
+            "20% of train + test scores flagged, and ROC-AUC; mean over seeds",
+            "images": "one-class: train on the training images of one class, test on the "
+            "whole test set; ROC-AUC, mean over the 10 classes, seed 0",
         },
         "environment": environment(*command),
         "results": out,
-        "average_rank": average_rank(out["odds"], names),
+        "average_rank": average_rank(out.get("odds", {}), names),
+        "average_rank_all": average_rank(_columns(out), names),
+    }
+
+
+def _columns(out: dict[str, Any]) -> dict[str, dict[str, dict]]:
+    """Every (part, dataset) of the run as one dataset -> method -> figures mapping."""
+    return {
+        f"{dataset} ({part})" if part != "odds" else dataset: per
+        for part, sets in out.items()
+        for dataset, per in sets.items()
     }
 
 
 def average_rank(per_dataset: dict[str, dict[str, dict]], names: list[str]) -> dict[str, float]:
     """Mean over datasets of each method's rank by ROC-AUC (1 = best; ties share)."""
+    if not per_dataset:
+        return {}
     ranks = [rankdata([-per_dataset[d][m]["auc"] for m in names]) for d in per_dataset]
     return dict(zip(names, np.mean(ranks, axis=0).tolist(), strict=True))
 
 
+def _row(label: str, values: list[float], bold_best: bool = True) -> str:
+    best = max(values)
+    cells = [f"**{v:.3f}**" if bold_best and v == best else f"{v:.3f}" for v in values]
+    return f"| {label} | " + " | ".join(cells) + " |"
+
+
 def markdown(results: dict[str, Any]) -> str:
-    names, odds = results["methods"], results["results"]["odds"]
+    names, res = results["methods"], results["results"]
     env = results["environment"]
     head = "| dataset | " + " | ".join(names) + " |"
     rule = "|---" * (len(names) + 1) + "|"
-    lines = [
-        f"ODDS, ROC-AUC (mean over {results['seeds']} seed(s)), training on 60% of the normal "
-        f"rows; `{env['command']}`:",
-        "",
-        head,
-        rule,
-    ]
-    for d, per in odds.items():
-        best = max(per[m]["auc"] for m in names)
-        cells = [
-            f"**{per[m]['auc']:.3f}**" if per[m]["auc"] == best else f"{per[m]['auc']:.3f}"
-            for m in names
+    lines: list[str] = []
+    if "odds" in res:
+        odds = res["odds"]
+        lines += [
+            f"ODDS, ROC-AUC (mean over {results['seeds']} seed(s)), training on 60% of the "
+            f"normal rows; `{env['command']}`:",
+            "",
+            head,
+            rule,
+            *(_row(d, [per[m]["auc"] for m in names]) for d, per in odds.items()),
+            _row("**mean**", [float(np.mean([odds[d][m]["auc"] for d in odds])) for m in names]),
+            "| average rank | "
+            + " | ".join(f"{results['average_rank'][m]:.2f}" for m in names)
+            + " |",
+            _row(
+                "mean average precision",
+                [float(np.mean([odds[d][m]["ap"] for d in odds])) for m in names],
+                bold_best=False,
+            ),
+            "",
         ]
-        lines.append(f"| {d} | " + " | ".join(cells) + " |")
-    mean = [np.mean([odds[d][m]["auc"] for d in odds]) for m in names]
-    lines.append("| **mean** | " + " | ".join(f"{v:.3f}" for v in mean) + " |")
-    lines.append(
-        "| average rank | " + " | ".join(f"{results['average_rank'][m]:.2f}" for m in names) + " |"
-    )
-    ap = [np.mean([odds[d][m]["ap"] for d in odds]) for m in names]
-    lines.append("| mean average precision | " + " | ".join(f"{v:.3f}" for v in ap) + " |")
-    toll = results["results"]["toll"]["arrhythmia"]
-    lines += [
-        "",
-        "Arrhythmia, Toll protocol (F1 with the top 14.6% of test scores flagged; ROC-AUC):",
-        "",
-        head.replace("| dataset |", "| metric |", 1),
-        rule,
-        "| F1 | " + " | ".join(f"{toll[m]['f1']:.3f}" for m in names) + " |",
-        "| ROC-AUC | " + " | ".join(f"{toll[m]['auc']:.3f}" for m in names) + " |",
-        "",
-        f"Measured on {env['cpu']} ({env['cpu_count']} cores), CUDA: {env['cuda']}.",
-    ]
+    if "toll" in res:
+        toll = res["toll"]["arrhythmia"]
+        cols = list(toll)
+        lines += [
+            "Arrhythmia, Toll protocol (F1 with the top 14.6% of test scores flagged; ROC-AUC; "
+            f"mean over {results['seeds']} seed(s)). {TOLL_PRESET}: LatentNormAE with the "
+            "`toll-arrhythmia` preset:",
+            "",
+            "| metric | " + " | ".join(cols) + " |",
+            "|---" * (len(cols) + 1) + "|",
+            _row("F1", [toll[m]["f1"] for m in cols]),
+            _row("ROC-AUC", [toll[m]["auc"] for m in cols]),
+            "",
+        ]
+    if "kdd" in res:
+        kdd = res["kdd"]["kddcup99"]
+        lines += [
+            f"KDDCUP99, MemAE/DAGMM protocol (mean over {results['seeds']} seed(s); deep "
+            "detectors with the `kdd` preset; OC-SVM / KNN fitted on "
+            f"{KDD_ROWS['OC-SVM']:,} / {KDD_ROWS['KNN']:,} random training rows):",
+            "",
+            head.replace("| dataset |", "| metric |", 1),
+            rule,
+            _row("F1", [kdd[m]["f1"] for m in names]),
+            _row("ROC-AUC", [kdd[m]["auc"] for m in names]),
+            "",
+        ]
+    if "images" in res:
+        imgs = res["images"]
+        lines += [
+            "One-class images, ROC-AUC (mean over the classes, seed 0; deep detectors with "
+            "the dataset's preset):",
+            "",
+            head,
+            rule,
+            *(_row(d, [per[m]["auc"] for m in names]) for d, per in imgs.items()),
+            "",
+        ]
+    compact = [m for m in names if m.startswith("CompactVAE")]
+    cols = _columns(res)
+    if compact and cols:
+        lines += [
+            "CompactVAE, hole score vs the reconstruction error of the same fitted model "
+            "(ROC-AUC; ODDS: mean over the datasets):",
+            "",
+            "| dataset | " + " | ".join(f"{m} hole | {m} reconstruction" for m in compact) + " |",
+            "|---" * (2 * len(compact) + 1) + "|",
+        ]
+        groups = {"ODDS (mean)": list(res.get("odds", {}))} if "odds" in res else {}
+        groups.update({d: [d] for d in cols if d not in res.get("odds", {})})
+        for label, members in groups.items():
+            cells = []
+            for m in compact:
+                for key in ("auc", "auc_reconstruction"):
+                    vals = [cols[d][m].get(key) for d in members]
+                    cells.append("–" if None in vals else f"{np.mean(vals):.3f}")
+            lines.append(f"| {label} | " + " | ".join(cells) + " |")
+        lines.append("")
+    if results.get("average_rank_all"):
+        n = sum(len(sets) for sets in res.values())
+        lines += [
+            f"Average rank by ROC-AUC over all {n} datasets above (1 = best):",
+            "",
+            "| | " + " | ".join(names) + " |",
+            rule,
+            "| average rank | "
+            + " | ".join(f"{results['average_rank_all'][m]:.2f}" for m in names)
+            + " |",
+            "",
+        ]
+    lines.append(f"Measured on {env['cpu']} ({env['cpu_count']} cores), CUDA: {env['cuda']}.")
     return "\n".join(lines)
 
 
@@ -198,14 +397,30 @@ def main(argv: list[str] | None = None, prog: str = "memae benchmark all") -> No
     parser.add_argument("--methods", nargs="+", default=None, help="subset of methods")
     parser.add_argument("--out", type=Path, default=Path("benchmarks/results"))
     parser.add_argument("--workdir", type=Path, default=None, help="per-run results (resume)")
+    parser.add_argument("--parts", nargs="+", choices=PARTS, default=list(PARTS))
+    parser.add_argument(
+        "--image-datasets", nargs="+", choices=IMAGE_DATASETS, default=list(IMAGE_DATASETS)
+    )
+    parser.add_argument("--jobs", type=int, default=1, help="image tasks run at once")
     parser.add_argument("--readme", type=Path, default=None, help="README to update")
     args = parser.parse_args(argv)
     stem = "leaderboard-quick" if args.quick else "leaderboard"
     workdir = args.workdir or args.out / "work" / stem
-    results = run(args.quick, args.data, workdir, args.methods, command=(prog, argv))
+    results = run(
+        args.quick,
+        args.data,
+        workdir,
+        args.methods,
+        command=(prog, argv),
+        parts=tuple(args.parts),
+        image_datasets=tuple(args.image_datasets),
+        image_workdir=args.out / "work",
+        jobs=args.jobs,
+    )
     md = markdown(results)
     write_results(results, md, args.out, stem)
-    heatmap(results, args.out / "figures" / f"{stem}-heatmap.png")
+    if "odds" in results["results"]:
+        heatmap(results, args.out / "figures" / f"{stem}-heatmap.png")
     print(md)
     if args.readme is not None and not args.quick:
         update_readme(args.readme, "leaderboard", md)

@@ -51,6 +51,11 @@ random_state, verbose
     the last epoch, or the epoch with the lowest objective on an unlabelled split
     of the training data (``validation_fraction > 0``).
 
+    Presets: ``from_preset("toll-mnist" | "toll-cifar10" | "toll-arrhythmia")`` hold the
+    official code's training set-ups on memae's backbones (last iterate, no labelled
+    checkpoint choice); ``from_preset("mnist" | "cifar10" | "kdd")`` use the MemAE
+    presets' networks and budgets with the official beta, for comparisons with the AE.
+
     Examples
     --------
     >>> from memae import LatentNormAE

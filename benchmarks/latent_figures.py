@@ -1,0 +1,9 @@
+"""2-D views of the LatentNormAE and CompactVAE latent spaces. Same as ``memae benchmark latent``.
+
+python benchmarks/latent_figures.py [--quick]
+"""
+
+from memae.benchmarks.latent import main
+
+if __name__ == "__main__":
+    main(prog="python benchmarks/latent_figures.py")

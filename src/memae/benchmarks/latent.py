@@ -1,0 +1,125 @@
+"""2-D views of the latent spaces of LatentNormAE and CompactVAE on real data.
+
+Run ``python benchmarks/latent_figures.py`` (or ``memae benchmark latent``). Two
+datasets, both fixed before any result was seen:
+
+* MNIST one-class, normal digit 0, seed 0, the ``mnist`` preset (the network and
+  budget of the image benchmark). The models the leaderboard's image part saved in
+  ``<work>/mnist/figure-class0`` are the same fits and are read when present; otherwise
+  they are trained here. 2,000 random test images are drawn.
+* Arrhythmia with the Toll split (seed 0): LatentNormAE with the ``toll-arrhythmia``
+  preset, and a CompactVAE on the sphere with ``latent_dim=3`` (the only setting that
+  differs from the defaults), so that the codes live on S^2 and the projection shows
+  the sphere itself.
+
+Figures go to ``<out>/figures/latent-*.png``; ``<out>/latent.json`` holds the ROC-AUC
+of the quantity each figure shows (the code norm; the hole score), for the captions.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from sklearn.metrics import roc_auc_score
+
+from memae import CompactVAE, LatentNormAE
+from memae import load as load_model
+from memae.benchmarks.report import environment
+from memae.datasets import load_image_dataset, load_odds
+from memae.evaluation import toll_split
+from memae.plotting import plot_code_norms, plot_latent_2d
+
+MNIST_CLASS = 0
+N_TEST = 2000
+
+
+def _mnist_models(work: Path, data: Any, quick: bool) -> dict[str, Any]:
+    X, y = load_image_dataset("mnist", "train", data)
+    train = X[y == MNIST_CLASS][: 1000 if quick else None]
+    over: dict[str, Any] = {"epochs": 1} if quick else {}
+    make = {
+        "LatentNormAE": lambda: LatentNormAE.from_preset("mnist", random_state=0, **over),
+        "CompactVAE-sphere": lambda: CompactVAE.from_preset("mnist", random_state=0, **over),
+        "CompactVAE-lipschitz": lambda: CompactVAE.from_preset(
+            "mnist", compactification="lipschitz", random_state=0, **over
+        ),
+    }
+    saved = work / "mnist" / f"figure-class{MNIST_CLASS}"
+    return {
+        name: load_model(saved / name) if not quick and (saved / name).is_dir() else f().fit(train)
+        for name, f in make.items()
+    }
+
+
+def _latent(det: Any, Xt: np.ndarray, y: np.ndarray, path: Path, title: str) -> float:
+    ref = det.network_.reference.cpu().numpy()
+    plot_latent_2d(ref, det.codes(Xt), y, path, title)
+    return float(roc_auc_score(y, det.decision_function(Xt)))
+
+
+def _norms(det: Any, Xt: np.ndarray, y: np.ndarray, path: Path, title: str) -> float:
+    codes = det.codes(Xt)
+    plot_code_norms(codes, y, path, title, log=True)
+    return float(roc_auc_score(y, np.linalg.norm(codes, axis=1)))
+
+
+def run(out: Path, work: Path, data: Any, quick: bool) -> dict[str, Any]:
+    figs = out / "figures"
+    aucs: dict[str, float] = {}
+    # MNIST: digit 0 normal, every other digit anomalous
+    Xt, yt = load_image_dataset("mnist", "test", data)
+    pick = np.sort(np.random.default_rng(0).choice(len(Xt), N_TEST, replace=False))
+    Xt, labels = Xt[pick], (yt[pick] != MNIST_CLASS).astype(int)
+    models = _mnist_models(work, data, quick)
+    aucs["mnist LatentNormAE code norm"] = _norms(
+        models["LatentNormAE"], Xt, labels, figs / "latent-mnist-latentnorm-norms.png",
+        f"LatentNormAE (beta {models['LatentNormAE'].beta:g}), MNIST, normal digit 0",
+    )  # fmt: skip
+    for variant in ("sphere", "lipschitz"):
+        aucs[f"mnist CompactVAE-{variant} hole score"] = _latent(
+            models[f"CompactVAE-{variant}"], Xt, labels,
+            figs / f"latent-mnist-compactvae-{variant}.png",
+            f"CompactVAE ({variant}, m = 64), MNIST digit 0: PCA of the codes",
+        )  # fmt: skip
+    # Arrhythmia, Toll split
+    X, y = load_odds("arrhythmia", data)
+    train, _, test = toll_split(y, 0)
+    over: dict[str, Any] = {"epochs": 3} if quick else {}
+    toll = LatentNormAE.from_preset("toll-arrhythmia", random_state=0, **over).fit(X[train])
+    aucs["arrhythmia LatentNormAE (toll preset) code norm"] = _norms(
+        toll, X[test], y[test], figs / "latent-arrhythmia-latentnorm-norms.png",
+        "LatentNormAE (toll-arrhythmia preset), Arrhythmia test rows",
+    )  # fmt: skip
+    s2 = CompactVAE(latent_dim=3, random_state=0, **over).fit(X[train])
+    aucs["arrhythmia CompactVAE-sphere (m = 3) hole score"] = _latent(
+        s2, X[test], y[test], figs / "latent-arrhythmia-compactvae-s2.png",
+        "CompactVAE on S^2 (latent_dim 3), Arrhythmia: training codes and test rows",
+    )  # fmt: skip
+    return {
+        "benchmark": "latent",
+        "quick": quick,
+        "roc_auc": aucs,
+    }
+
+
+def main(argv: list[str] | None = None, prog: str = "memae benchmark latent") -> None:
+    parser = argparse.ArgumentParser(prog=prog, description=__doc__)
+    parser.add_argument("--quick", action="store_true", help="1,000 images, 1 epoch")
+    parser.add_argument("--data", default=None, help="data folder (default: shared/data)")
+    parser.add_argument("--out", type=Path, default=Path("benchmarks/results"))
+    parser.add_argument("--workdir", type=Path, default=None, help="default OUT/work")
+    args = parser.parse_args(argv)
+    res = run(args.out, args.workdir or args.out / "work", args.data, args.quick)
+    res["environment"] = environment(prog, argv)
+    stem = "latent-quick" if args.quick else "latent"
+    (args.out / f"{stem}.json").write_text(json.dumps(res, indent=1) + "\n")
+    for k, v in res["roc_auc"].items():
+        print(f"{k}: ROC-AUC {v:.4f}")
+
+
+if __name__ == "__main__":
+    main()
