@@ -1,6 +1,6 @@
 """2-D views of the LatentNormAE and CompactVAE latent spaces. Same as ``memae benchmark latent``.
 
-python benchmarks/latent_figures.py [--quick]
+python benchmarks/latent_figures.py [--quick] [--readme README.md]
 """
 
 from memae.benchmarks.latent import main

@@ -118,6 +118,7 @@ def test_latent_figures_quick(tmp_path):
                  "mnist-compactvae-lipschitz", "arrhythmia-latentnorm-norms",
                  "arrhythmia-compactvae-s2"):  # fmt: skip
         assert (tmp_path / "figures" / f"latent-{name}.png").stat().st_size > 10_000
+        assert f"`latent-{name}.png` |" in (tmp_path / "latent-quick.md").read_text()
 
 
 def test_errors_are_one_line(files, capsys):

@@ -104,6 +104,38 @@ def test_average_rank_by_hand():
     assert average_rank(per, ["m1", "m2", "m3"]) == {"m1": 2.0, "m2": 1.75, "m3": 2.25}
 
 
+def test_leaderboard_targets_by_hand():
+    from memae.benchmarks.leaderboard import targets
+
+    names = ["AE", "LatentNormAE", "CompactVAE-sphere", "IsolationForest"]
+    auc = {"AE": 0.8, "LatentNormAE": 0.7, "CompactVAE-sphere": 0.9, "IsolationForest": 0.75}
+    res = {
+        "methods": names,
+        "results": {
+            "images": {"mnist": {m: {"auc": v} for m, v in auc.items()}},
+            # means: AE 0.8, LatentNormAE 0.7, CompactVAE 0.5, IsolationForest 0.75
+            "odds": {
+                "a": {m: {"auc": v} for m, v in auc.items()},
+                "b": {
+                    "AE": {"auc": 0.8},
+                    "LatentNormAE": {"auc": 0.7},
+                    "CompactVAE-sphere": {"auc": 0.1},
+                    "IsolationForest": {"auc": 0.75},
+                },
+            },
+        },
+    }
+    lines = targets(res)
+    assert "- mnist: LatentNormAE (0.700) does **not** beat the AE (0.800)." in lines
+    assert "- mnist: CompactVAE-sphere (0.900) beats the AE (0.800)." in lines
+    assert lines[-2] == (
+        "- ODDS mean ROC-AUC: IsolationForest 0.750; memae detectors above it: AE (0.800)."
+    )
+    res["results"]["odds"]["b"]["AE"]["auc"] = 0.6  # AE mean 0.7: below IsolationForest
+    assert targets(res)[-2].endswith("above it: **none**.")
+    assert targets({"methods": names, "results": {}}) == []
+
+
 def test_baseline_options_by_hand():
     from memae.baselines import KNNDistance, PCAReconstruction, Subsampled
 

@@ -19,7 +19,6 @@ of the quantity each figure shows (the code norm; the hole score), for the capti
 from __future__ import annotations
 
 import argparse
-import json
 from pathlib import Path
 from typing import Any
 
@@ -28,7 +27,7 @@ from sklearn.metrics import roc_auc_score
 
 from memae import CompactVAE, LatentNormAE
 from memae import load as load_model
-from memae.benchmarks.report import environment
+from memae.benchmarks.report import environment, update_readme, write_results
 from memae.datasets import load_image_dataset, load_odds
 from memae.evaluation import toll_split
 from memae.plotting import plot_code_norms, plot_latent_2d
@@ -106,19 +105,45 @@ def run(out: Path, work: Path, data: Any, quick: bool) -> dict[str, Any]:
     }
 
 
+FIGURES = {
+    "mnist LatentNormAE code norm": "latent-mnist-latentnorm-norms.png",
+    "mnist CompactVAE-sphere hole score": "latent-mnist-compactvae-sphere.png",
+    "mnist CompactVAE-lipschitz hole score": "latent-mnist-compactvae-lipschitz.png",
+    "arrhythmia LatentNormAE (toll preset) code norm": "latent-arrhythmia-latentnorm-norms.png",
+    "arrhythmia CompactVAE-sphere (m = 3) hole score": "latent-arrhythmia-compactvae-s2.png",
+}
+
+
+def markdown(res: dict[str, Any]) -> str:
+    """ROC-AUC of the quantity each figure shows, one row per figure."""
+    rows = [f"| {k} | {v:.4f} | `{FIGURES[k]}` |" for k, v in res["roc_auc"].items()]
+    return "\n".join(
+        [
+            f"ROC-AUC of the quantity each figure shows, `{res['environment']['command']}`:",
+            "",
+            "| what the figure shows | ROC-AUC | figure |",
+            "|---|---|---|",
+            *rows,
+        ]
+    )
+
+
 def main(argv: list[str] | None = None, prog: str = "memae benchmark latent") -> None:
     parser = argparse.ArgumentParser(prog=prog, description=__doc__)
     parser.add_argument("--quick", action="store_true", help="1,000 images, 1 epoch")
     parser.add_argument("--data", default=None, help="data folder (default: shared/data)")
     parser.add_argument("--out", type=Path, default=Path("benchmarks/results"))
     parser.add_argument("--workdir", type=Path, default=None, help="default OUT/work")
+    parser.add_argument("--readme", type=Path, default=None, help="README to update")
     args = parser.parse_args(argv)
     res = run(args.out, args.workdir or args.out / "work", args.data, args.quick)
     res["environment"] = environment(prog, argv)
     stem = "latent-quick" if args.quick else "latent"
-    (args.out / f"{stem}.json").write_text(json.dumps(res, indent=1) + "\n")
-    for k, v in res["roc_auc"].items():
-        print(f"{k}: ROC-AUC {v:.4f}")
+    md = markdown(res)
+    write_results(res, md, args.out, stem)
+    print(md)
+    if args.readme is not None and not args.quick:
+        update_readme(args.readme, "latent", md)
 
 
 if __name__ == "__main__":
