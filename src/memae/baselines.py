@@ -92,6 +92,24 @@ class Subsampled:
 
     For the baselines whose cost grows with the square of the training rows (kernel
     methods, exact nearest neighbours) on large data such as KDDCUP99.
+
+    Parameters
+    ----------
+    detector
+        Any object with ``fit(X)`` and ``decision_function(X)`` (higher = more anomalous).
+    rows
+        Most training rows passed to ``detector.fit``; smaller data is used whole.
+    seed
+        Seed of the row draw, so a run is repeatable.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from memae.baselines import KNNDistance, Subsampled
+    >>> X = np.random.default_rng(0).normal(size=(500, 3))
+    >>> det = Subsampled(KNNDistance(), rows=100, seed=0).fit(X)
+    >>> det.decision_function(np.array([[0.0, 0.0, 0.0], [9.0, 9.0, 9.0]])).argmax()
+    np.int64(1)
     """
 
     def __init__(self, detector: Any, rows: int, seed: int) -> None:
