@@ -67,8 +67,8 @@ class PCAReconstruction(_Standardised):
 class SklearnOutlier(_Standardised):
     """A scikit-learn outlier model, scored by ``-score_samples``."""
 
-    def __init__(self, model: Any) -> None:
-        self.model = model
+    def __init__(self, model: Any, standardise: bool = True) -> None:
+        self.model, self.standardise = model, standardise
 
     def _fit(self, X: np.ndarray) -> None:
         self.model.fit(X)

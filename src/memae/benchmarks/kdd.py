@@ -13,11 +13,11 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 from sklearn.ensemble import IsolationForest
 from sklearn.svm import OneClassSVM
 
 from memae import AutoEncoder, MemAE
+from memae.baselines import SklearnOutlier, Subsampled
 from memae.benchmarks.report import environment, mean_std, update_readme, write_results
 from memae.datasets import load_kdd
 from memae.evaluation import kdd_metrics, kdd_split
@@ -31,23 +31,6 @@ PAPER = {
 OCSVM_ROWS = 5000  # OneClassSVM is fitted on a random subsample of the training half
 
 
-class _SklearnScorer:
-    """Adapts a scikit-learn outlier model to higher-score-is-more-anomalous."""
-
-    def __init__(self, model: Any, subsample: int | None, seed: int) -> None:
-        self.model, self.subsample, self.seed = model, subsample, seed
-
-    def fit(self, X: np.ndarray) -> _SklearnScorer:
-        if self.subsample is not None and len(X) > self.subsample:
-            rows = np.random.default_rng(self.seed).choice(len(X), self.subsample, replace=False)
-            X = X[rows]
-        self.model.fit(X)
-        return self
-
-    def decision_function(self, X: np.ndarray) -> np.ndarray:
-        return -self.model.score_samples(X)
-
-
 def methods(quick: bool) -> dict[str, Callable[[int], Any]]:
     """Method name -> factory(seed) of an unfitted detector."""
     deep = {"epochs": 2} if quick else {}
@@ -57,10 +40,15 @@ def methods(quick: bool) -> dict[str, Callable[[int], Any]]:
             "kdd", shrink_threshold=0.0, random_state=s, **deep
         ),
         "MemAE": lambda s: MemAE.from_preset("kdd", random_state=s, **deep),
-        "OC-SVM": lambda s: _SklearnScorer(
-            OneClassSVM(kernel="rbf", nu=0.1, gamma="scale"), 1000 if quick else OCSVM_ROWS, s
+        # raw (already DAGMM-preprocessed) features, scored by -score_samples
+        "OC-SVM": lambda s: Subsampled(
+            SklearnOutlier(OneClassSVM(kernel="rbf", nu=0.1, gamma="scale"), standardise=False),
+            1000 if quick else OCSVM_ROWS,
+            s,
         ),
-        "IsolationForest": lambda s: _SklearnScorer(IsolationForest(random_state=s), None, s),
+        "IsolationForest": lambda s: SklearnOutlier(
+            IsolationForest(random_state=s), standardise=False
+        ),
     }
 
 

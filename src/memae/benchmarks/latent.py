@@ -34,6 +34,14 @@ from memae.plotting import plot_code_norms, plot_latent_2d
 
 MNIST_CLASS = 0
 N_TEST = 2000
+#: what each figure shows (its ROC-AUC key) -> the figure's file name
+FIGURES = {
+    "mnist LatentNormAE code norm": "latent-mnist-latentnorm-norms.png",
+    "mnist CompactVAE-sphere hole score": "latent-mnist-compactvae-sphere.png",
+    "mnist CompactVAE-lipschitz hole score": "latent-mnist-compactvae-lipschitz.png",
+    "arrhythmia LatentNormAE (toll preset) code norm": "latent-arrhythmia-latentnorm-norms.png",
+    "arrhythmia CompactVAE-sphere (m = 3) hole score": "latent-arrhythmia-compactvae-s2.png",
+}
 
 
 def _mnist_models(work: Path, data: Any, quick: bool) -> dict[str, Any]:
@@ -74,14 +82,15 @@ def run(out: Path, work: Path, data: Any, quick: bool) -> dict[str, Any]:
     pick = np.sort(np.random.default_rng(0).choice(len(Xt), N_TEST, replace=False))
     Xt, labels = Xt[pick], (yt[pick] != MNIST_CLASS).astype(int)
     models = _mnist_models(work, data, quick)
-    aucs["mnist LatentNormAE code norm"] = _norms(
-        models["LatentNormAE"], Xt, labels, figs / "latent-mnist-latentnorm-norms.png",
+    key = "mnist LatentNormAE code norm"
+    aucs[key] = _norms(
+        models["LatentNormAE"], Xt, labels, figs / FIGURES[key],
         f"LatentNormAE (beta {models['LatentNormAE'].beta:g}), MNIST, normal digit 0",
     )  # fmt: skip
     for variant in ("sphere", "lipschitz"):
-        aucs[f"mnist CompactVAE-{variant} hole score"] = _latent(
-            models[f"CompactVAE-{variant}"], Xt, labels,
-            figs / f"latent-mnist-compactvae-{variant}.png",
+        key = f"mnist CompactVAE-{variant} hole score"
+        aucs[key] = _latent(
+            models[f"CompactVAE-{variant}"], Xt, labels, figs / FIGURES[key],
             f"CompactVAE ({variant}, m = 64), MNIST digit 0: PCA of the codes",
         )  # fmt: skip
     # Arrhythmia, Toll split
@@ -89,13 +98,15 @@ def run(out: Path, work: Path, data: Any, quick: bool) -> dict[str, Any]:
     train, _, test = toll_split(y, 0)
     over: dict[str, Any] = {"epochs": 3} if quick else {}
     toll = LatentNormAE.from_preset("toll-arrhythmia", random_state=0, **over).fit(X[train])
-    aucs["arrhythmia LatentNormAE (toll preset) code norm"] = _norms(
-        toll, X[test], y[test], figs / "latent-arrhythmia-latentnorm-norms.png",
+    key = "arrhythmia LatentNormAE (toll preset) code norm"
+    aucs[key] = _norms(
+        toll, X[test], y[test], figs / FIGURES[key],
         "LatentNormAE (toll-arrhythmia preset), Arrhythmia test rows",
     )  # fmt: skip
     s2 = CompactVAE(latent_dim=3, random_state=0, **over).fit(X[train])
-    aucs["arrhythmia CompactVAE-sphere (m = 3) hole score"] = _latent(
-        s2, X[test], y[test], figs / "latent-arrhythmia-compactvae-s2.png",
+    key = "arrhythmia CompactVAE-sphere (m = 3) hole score"
+    aucs[key] = _latent(
+        s2, X[test], y[test], figs / FIGURES[key],
         "CompactVAE on S^2 (latent_dim 3), Arrhythmia: training codes and test rows",
     )  # fmt: skip
     return {
@@ -103,15 +114,6 @@ def run(out: Path, work: Path, data: Any, quick: bool) -> dict[str, Any]:
         "quick": quick,
         "roc_auc": aucs,
     }
-
-
-FIGURES = {
-    "mnist LatentNormAE code norm": "latent-mnist-latentnorm-norms.png",
-    "mnist CompactVAE-sphere hole score": "latent-mnist-compactvae-sphere.png",
-    "mnist CompactVAE-lipschitz hole score": "latent-mnist-compactvae-lipschitz.png",
-    "arrhythmia LatentNormAE (toll preset) code norm": "latent-arrhythmia-latentnorm-norms.png",
-    "arrhythmia CompactVAE-sphere (m = 3) hole score": "latent-arrhythmia-compactvae-s2.png",
-}
 
 
 def markdown(res: dict[str, Any]) -> str:
