@@ -101,6 +101,14 @@ def test_leaderboard_quick(tmp_path):
     assert sum(res["average_rank_all"].values()) == pytest.approx(6.0)
     assert (tmp_path / "figures" / "leaderboard-quick-heatmap.png").stat().st_size > 10_000
     assert "| average rank |" in (tmp_path / "leaderboard-quick.md").read_text()
+    # --image-seeds 2 reads seed 0 back, trains seed 1 and reports the mean of the two
+    args += ["--parts", "images", "--image-seeds", "2"]
+    assert main(args) == 0
+    res2 = json.loads((tmp_path / "leaderboard-quick.json").read_text())
+    assert res2["image_seeds"] == 2 and set(res2["results"]) == {"images"}
+    ae1, ae2 = (r["results"]["images"]["mnist"]["AE"]["auc"] for r in (res, res2))
+    assert ae2 != ae1 and 0.5 < ae2 <= 1
+    assert "mean over the classes, 2 seeds" in (tmp_path / "leaderboard-quick.md").read_text()
 
 
 def test_latent_figures_quick(tmp_path):
