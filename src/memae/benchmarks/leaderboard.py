@@ -459,6 +459,8 @@ def main(argv: list[str] | None = None, prog: str = "memae benchmark all") -> No
     )
     parser.add_argument("--readme", type=Path, default=None, help="README to update")
     args = parser.parse_args(argv)
+    if args.image_seeds < 1:
+        parser.error(f"--image-seeds must be at least 1, got {args.image_seeds}")
     stem = "leaderboard-quick" if args.quick else "leaderboard"
     workdir = args.workdir or args.out / "work" / stem
     results = run(
