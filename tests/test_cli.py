@@ -108,6 +108,12 @@ def test_leaderboard_quick(tmp_path):
     assert res2["image_seeds"] == 2 and set(res2["results"]) == {"images"}
     ae1, ae2 = (r["results"]["images"]["mnist"]["AE"]["auc"] for r in (res, res2))
     assert ae2 != ae1 and 0.5 < ae2 <= 1
+    tasks = tmp_path / "work" / "mnist-quick" / "AE"
+    per_seed = [
+        np.mean([json.loads((tasks / f"class{c}-seed{s}.json").read_text())["auc"] for c in (0, 1)])
+        for s in (0, 1)
+    ]
+    assert per_seed[0] == pytest.approx(ae1) and ae2 == pytest.approx(np.mean(per_seed))
     assert "mean over the classes, 2 seeds" in (tmp_path / "leaderboard-quick.md").read_text()
 
 
