@@ -1,4 +1,5 @@
 import json
+import shutil
 import subprocess
 import sys
 
@@ -188,7 +189,7 @@ def test_quick_scaling_benchmark(tmp_path, kdd):
     assert all(0 < r["peak_rss_mb"] < 8000 for r in res["chunked"])
 
 
-def test_benchmark_mnist_quick_writes_results_and_figures(tmp_path, mnist):
+def test_benchmark_mnist_quick_writes_results_and_figures(tmp_path, mnist, capsys):
     from .conftest import data_root
 
     args = ["benchmark", "mnist", "--quick", "--classes", "1", "--methods", "AE", "MemAE",
@@ -205,7 +206,24 @@ def test_benchmark_mnist_quick_writes_results_and_figures(tmp_path, mnist):
         png = figs / f"mnist-quick-class1-{kind}.png"
         assert png.stat().st_size > 10_000, kind
     # a second run finds every task done and only re-summarises
+    capsys.readouterr()
     assert main(args) == 0
+    assert "0 tasks to run" in capsys.readouterr().out
+    # on a machine with the task records but not the figures' models and scores (they
+    # are not committed), the figure class's tasks re-run and give the same results
+    shutil.rmtree(tmp_path / "work" / "mnist-quick" / "figure-class1")
+    for png in figs.iterdir():
+        png.unlink()
+    assert main(args) == 0
+    assert "3 tasks to run" in capsys.readouterr().out
+    again = json.loads((tmp_path / "mnist-quick.json").read_text())
+    for name in res["per_task"]:
+        assert again["per_task"][name][0]["auc"] == res["per_task"][name][0]["auc"], name
+    assert (figs / "mnist-quick-class1-memory.png").stat().st_size > 10_000
+    # with --no-figures nothing is missing
+    shutil.rmtree(tmp_path / "work" / "mnist-quick" / "figure-class1")
+    assert main([*args, "--no-figures"]) == 0
+    assert "0 tasks to run" in capsys.readouterr().out
 
 
 def test_image_fit_and_plot_commands(tmp_path, mnist, capsys):
