@@ -237,16 +237,15 @@ def run(
             for name in names:
                 if name in DETERMINISTIC and seed > 0:
                     continue
-                if (cls, seed) == (figure_class, 0):
-                    # Last, so that a run spread over several machines saves the figures'
-                    # models and scores on the one that finishes it; re-run (bit-identical
-                    # on CPU) where the record exists but they do not.
-                    if not _task_file(work, name, cls, seed).is_file() or (
-                        keep_figures and not (figs / f"{name}-scores.npy").is_file()
-                    ):
-                        figure_tasks.append((name, cls, seed))
-                elif not _task_file(work, name, cls, seed).is_file():
-                    tasks.append((name, cls, seed))
+                done = _task_file(work, name, cls, seed).is_file()
+                if (cls, seed) != (figure_class, 0):
+                    if not done:
+                        tasks.append((name, cls, seed))
+                # Figure tasks last, so that a run spread over several machines saves the
+                # figures' models and scores on the one that finishes it; re-run
+                # (bit-identical on CPU) where the record exists but they do not.
+                elif not done or (keep_figures and not (figs / f"{name}-scores.npy").is_file()):
+                    figure_tasks.append((name, cls, seed))
     tasks += figure_tasks
     log(f"{dataset}: {len(tasks)} tasks to run ({jobs} at a time), results in {work}")
 
