@@ -374,6 +374,20 @@ def markdown(results: dict[str, Any]) -> str:
             f"{s['train_images_per_second']['mean']:,.0f} | "
             f"{s['score_images_per_second']['mean']:,.0f} |"
         )
+    # How often the unlabelled validation loss was still falling at the end of the budget
+    # (the best epoch is the last one); records of older runs do not carry the epochs.
+    last = {
+        name: (sum(r["best_epoch"] == r["epochs_run"] for r in rows), len(rows))
+        for name, rows in results["per_task"].items()
+        if rows and all("best_epoch" in r for r in rows)
+    }
+    if last:
+        lines += [
+            "",
+            "Fits whose best validation epoch is the last of the budget: "
+            + ", ".join(f"{name} {k} of {n}" for name, (k, n) in last.items())
+            + ".",
+        ]
     env = results["environment"]
     threads = {r["torch_threads"] for rows in results["per_task"].values() for r in rows}
     lines += [

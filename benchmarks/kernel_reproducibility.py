@@ -1,0 +1,117 @@
+"""Does a seeded CPU fit give the same scores under other CPU kernels?
+
+    python benchmarks/kernel_reproducibility.py [--readme README.md]
+
+A fixed ``random_state`` makes a repeated fit bit-identical on one machine. Another
+machine may run other kernels (AVX2 instead of AVX-512, another MKL GEMM path), so
+this fits AE and MemAE with the ``cifar10`` preset (2 epochs, 256 training images of
+class 6, 200 test images) in a fresh process per setting, each forcing one kernel
+choice through torch's / MKL's / oneDNN's environment variables, and compares the
+scores with the default setting's. Results: ``benchmarks/results/reproducibility.json``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+import numpy as np
+
+from memae.benchmarks.report import environment, update_readme, write_results
+
+SETTINGS = {
+    "default (repeated)": {},
+    "ATEN_CPU_CAPABILITY=avx2": {"ATEN_CPU_CAPABILITY": "avx2"},
+    "MKL_CBWR=COMPATIBLE": {"MKL_CBWR": "COMPATIBLE"},
+    "ONEDNN_MAX_CPU_ISA=AVX2": {"ONEDNN_MAX_CPU_ISA": "AVX2"},
+}
+
+_CHILD = """
+import sys, numpy as np, torch
+torch.set_num_threads(1)
+from memae import AutoEncoder, MemAE
+from memae.datasets import load_image_dataset
+X, y = load_image_dataset("cifar10", "test", sys.argv[2] or None)
+train, test = X[y == 6][:256], X[:200]
+out = {n: c.from_preset("cifar10", epochs=2, random_state=0).fit(train).decision_function(test)
+       for n, c in (("AE", AutoEncoder), ("MemAE", MemAE))}
+np.savez(sys.argv[1], **out)
+"""
+
+
+def _fit(env: dict[str, str], data: str | None, where: Path) -> dict[str, np.ndarray]:
+    path = where / f"scores-{len(list(where.iterdir()))}.npz"
+    subprocess.run(
+        [sys.executable, "-c", _CHILD, str(path), data or ""],
+        env={**os.environ, **env},
+        check=True,
+    )
+    with np.load(path) as f:
+        return {k: f[k] for k in f.files}
+
+
+def run(data: str | None = None) -> dict:
+    with tempfile.TemporaryDirectory() as tmp:
+        base = _fit({}, data, Path(tmp))
+        rows = {}
+        for name, env in SETTINGS.items():
+            other = _fit(env, data, Path(tmp))
+            rows[name] = {
+                m: {
+                    "bit_identical": bool(np.array_equal(base[m], other[m])),
+                    "max_abs_score_difference": float(np.abs(base[m] - other[m]).max()),
+                    "max_relative_difference": float(
+                        np.abs(base[m] - other[m]).max() / np.abs(base[m]).max()
+                    ),
+                }
+                for m in base
+            }
+    return {
+        "benchmark": "reproducibility",
+        "protocol": "AE and MemAE, cifar10 preset, 2 epochs, 256 training images of class 6, "
+        "200 test images, 1 torch thread, random_state 0; one process per setting; scores "
+        "compared with a first default-setting process",
+        "environment": environment("python benchmarks/kernel_reproducibility.py", None),
+        "results": rows,
+    }
+
+
+def markdown(results: dict) -> str:
+    lines = [
+        f"Same seed, other CPU kernels (`{results['environment']['command']}`; "
+        f"{results['environment']['cpu']}, torch {results['environment']['torch']}):",
+        "",
+        "| setting | AE: bit-identical | AE: max relative difference | MemAE: bit-identical | "
+        "MemAE: max relative difference |",
+        "|---|---|---|---|---|",
+    ]
+    for name, r in results["results"].items():
+        ae, mem = r["AE"], r["MemAE"]
+        lines.append(
+            f"| {name} | {'yes' if ae['bit_identical'] else 'no'} | "
+            f"{ae['max_relative_difference']:.1e} | {'yes' if mem['bit_identical'] else 'no'} | "
+            f"{mem['max_relative_difference']:.1e} |"
+        )
+    return "\n".join(lines)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--data", default=None)
+    parser.add_argument("--out", type=Path, default=Path("benchmarks/results"))
+    parser.add_argument("--readme", type=Path, default=None)
+    args = parser.parse_args()
+    results = run(args.data)
+    md = markdown(results)
+    write_results(results, md, args.out, "reproducibility")
+    print(md)
+    if args.readme is not None:
+        update_readme(args.readme, "reproducibility", md)
+
+
+if __name__ == "__main__":
+    main()
