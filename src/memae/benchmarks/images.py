@@ -375,7 +375,7 @@ def markdown(results: dict[str, Any]) -> str:
             f"{s['score_images_per_second']['mean']:,.0f} |"
         )
     # How often the unlabelled validation loss was still falling at the end of the budget
-    # (the best epoch is the last one); records of older runs do not carry the epochs.
+    # (the best epoch is the last one); the shallow baselines have no epochs.
     last = {
         name: (sum(r["best_epoch"] == r["epochs_run"] for r in rows), len(rows))
         for name, rows in results["per_task"].items()
