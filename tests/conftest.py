@@ -75,3 +75,42 @@ def same_weights(a: torch.nn.Module, b: torch.nn.Module) -> bool:
     """True when two models have the same parameter names and bit-identical values."""
     sa, sb = a.state_dict(), b.state_dict()
     return sa.keys() == sb.keys() and all(torch.equal(sa[k], sb[k]) for k in sa)
+
+
+@pytest.fixture(scope="session")
+def off_manifold():
+    """Normal rows on a 3-d linear manifold in 12-d; anomalies off it *with the norms of
+    normal rows*, so that no statistic of size (such as ||x||^2, which an untrained
+    network's error tracks) separates them: only a learned model of the manifold does."""
+    rng = np.random.default_rng(1)
+    basis = rng.normal(size=(3, 12))
+    normal = rng.normal(size=(1500, 3)) @ basis + 0.05 * rng.normal(size=(1500, 12))
+    test_normal = rng.normal(size=(200, 3)) @ basis + 0.05 * rng.normal(size=(200, 12))
+    anomalies = rng.normal(size=(200, 12))
+    norms = np.linalg.norm(rng.normal(size=(200, 3)) @ basis, axis=1, keepdims=True)
+    anomalies *= norms / np.linalg.norm(anomalies, axis=1, keepdims=True)
+    X_test = np.concatenate([test_normal, anomalies]).astype(np.float32)
+    y_test = np.r_[np.zeros(200, int), np.ones(200, int)]
+    return normal.astype(np.float32), X_test, y_test
+
+
+def untrained_auc(det, X, X_test, y_test) -> float:
+    """ROC-AUC of the control: the same detector with training effectively off.
+
+    ``lr=1e-12`` for one epoch leaves the initial weights (and, for the hole score, the
+    reference codes of an untrained encoder). A quality test must beat this: a
+    threshold that an untrained network also reaches tests nothing (issue 23).
+    """
+    from sklearn.base import clone
+    from sklearn.metrics import roc_auc_score
+
+    control = clone(det).set_params(lr=1e-12, epochs=1)
+    return float(roc_auc_score(y_test, control.fit(X).decision_function(X_test)))
+
+
+def trivial_auc(X, X_test, y_test) -> float:
+    """ROC-AUC of the squared norm of the standardised input (a trivial statistic)."""
+    from sklearn.metrics import roc_auc_score
+
+    mean, std = X.mean(axis=0), X.std(axis=0) + 1e-12
+    return float(roc_auc_score(y_test, (((X_test - mean) / std) ** 2).sum(axis=1)))

@@ -1,4 +1,4 @@
-"""CompactVAE: Power Spherical terms by hand, unit-norm codes, the Lipschitz bound, holes."""
+"""CompactVAE: the compactification by hand, unit-norm codes, the Lipschitz bound, holes."""
 
 import math
 
@@ -12,39 +12,31 @@ from memae import CompactVAE
 from memae.nn.compact import (
     GroupSort,
     LipschitzLinear,
+    inverse_stereographic,
     lipschitz_mlp,
-    power_spherical_kl_uniform,
-    power_spherical_log_normaliser,
-    power_spherical_rsample,
     sphere_log_area,
 )
 from memae.plotting import plot_latent_2d
 
+from .conftest import untrained_auc
 
-def test_power_spherical_terms_by_hand():
-    # On S^2 (m = 3) the density C (1 + t)^kappa integrates over t with area element
-    # 2 pi dt, so C = (kappa + 1) / (2 pi 2^(kappa + 1)).
-    kappa = torch.tensor([0.0, 2.0, 10.0])
-    expected = np.log((kappa.numpy() + 1) / (2 * np.pi * 2 ** (kappa.numpy() + 1)))
-    np.testing.assert_allclose(
-        power_spherical_log_normaliser(kappa, 3).numpy(), expected, rtol=1e-5
-    )
+
+def test_inverse_stereographic_is_a_one_point_compactification():
     assert sphere_log_area(3) == pytest.approx(math.log(4 * math.pi))
-    # kappa = 0 is the uniform distribution: no KL; more concentration, more KL
-    kl = power_spherical_kl_uniform(torch.tensor([0.0, 1.0, 50.0]), 8)
-    assert abs(float(kl[0])) < 1e-5 and 0 < kl[1] < kl[2]
-
-
-def test_power_spherical_samples_are_unit_and_centred():
-    torch.manual_seed(0)
-    mu = torch.nn.functional.normalize(torch.randn(4, 6), dim=1).repeat_interleave(5000, 0)
-    kappa = torch.full((len(mu),), 20.0)
-    x = power_spherical_rsample(mu, kappa)
-    np.testing.assert_allclose(x.norm(dim=1).numpy(), 1.0, atol=1e-5)
-    # E[mu^T x] = 2 a / (a + b) - 1 with a = (m - 1)/2 + kappa, b = (m - 1)/2
-    a, b = 2.5 + 20.0, 2.5
-    cos = (mu * x).sum(1).unflatten(0, (4, 5000)).mean(1)
-    np.testing.assert_allclose(cos.numpy(), 2 * a / (a + b) - 1, atol=0.01)
+    h = torch.tensor([[0.0, 0.0], [1.0, 0.0], [0.0, -3.0], [1e4, 1e4]])
+    s = inverse_stereographic(h)
+    np.testing.assert_allclose(s.norm(dim=1).numpy(), 1.0, rtol=1e-6)  # on S^2
+    np.testing.assert_allclose(s[0].numpy(), [0, 0, -1], atol=1e-7)  # origin: south pole
+    np.testing.assert_allclose(s[1].numpy(), [1, 0, 0], atol=1e-7)  # unit circle: equator
+    # (2u, |u|^2 - 1) / (|u|^2 + 1) by hand for u = (0, -3)
+    np.testing.assert_allclose(s[2].numpy(), [0, -0.6, 0.8], rtol=1e-6)
+    assert float(s[3, 2]) > 1 - 1e-7  # far out in any direction: the north pole
+    # unlike h / |h|, it keeps how far out h is: the same direction, farther, moves
+    # monotonically to the pole (a radial projection would give one point)
+    far = inverse_stereographic(torch.tensor([[1.0, 1.0], [10.0, 10.0], [100.0, 100.0]]))
+    assert bool((far[1:, 2] > far[:-1, 2]).all())
+    # scale: |h| = scale lands on the equator
+    assert float(inverse_stereographic(torch.tensor([[0.0, 3.0]]), 3.0)[0, 2]) == 0.0
 
 
 def test_lipschitz_layers_are_bounded():
@@ -83,9 +75,15 @@ PARAMS = {"hidden_dims": (32, 16), "latent_dim": 4, "epochs": 20, "random_state"
 @pytest.mark.parametrize("compactification", ["sphere", "lipschitz"])
 def test_hole_score_finds_the_gap_and_round_trips(compactification, tmp_path):
     X, Xt, y = _gap_data()
-    det = CompactVAE(compactification=compactification, lipschitz=2.0, **PARAMS).fit(X)
+    det = CompactVAE(compactification=compactification, lipschitz=2.0, score="hole", **PARAMS).fit(
+        X
+    )
     scores = det.decision_function(Xt)
-    assert roc_auc_score(y, scores) > 0.9
+    auc = roc_auc_score(y, scores)
+    assert auc > 0.95
+    # against the same model untrained (a random encoder keeps some of the gap)
+    control = untrained_auc(det, X, Xt, y)
+    assert auc > control + (0.05 if compactification == "sphere" else 0.02)
     assert det.network_.reference.shape == (2000, 4)  # n_reference = 10000 > 2000 rows
     assert np.isfinite(det.decision_scores_).all()
     assert abs(det.labels_.mean() - det.contamination) < 0.01
@@ -129,7 +127,7 @@ def test_hole_score_by_hand_and_leave_one_out():
 
 def test_hole_score_beats_reconstruction_in_a_hole_and_bad_parameters():
     X, Xt, y = _gap_data()
-    det = CompactVAE(**PARAMS).fit(X)
+    det = CompactVAE(score="hole", **PARAMS).fit(X)
     hole = roc_auc_score(y, det.decision_function(Xt))
     det.set_params(score="reconstruction")
     rec = det.decision_function(Xt)
@@ -137,21 +135,31 @@ def test_hole_score_beats_reconstruction_in_a_hole_and_bad_parameters():
         det.reconstruct(Xt)))) ** 2).mean(1)  # fmt: skip
     np.testing.assert_allclose(rec, expected.numpy(), rtol=1e-4, atol=1e-6)
     assert hole > roc_auc_score(y, rec) + 0.3  # on-manifold anomalies: only the hole sees them
+    # the joint score adds the decoder's negative log-likelihood to the hole score
+    det.set_params(score="joint")
+    joint = det.decision_function(Xt)
+    det.set_params(score="hole")
+    with torch.no_grad():
+        out = det.network_(det.scaler_(torch.from_numpy(Xt)))
+        nll = memae.nn.gaussian_nll(det.scaler_(torch.from_numpy(Xt)), out.reconstruction,
+                                    out.log_scale)  # fmt: skip
+    np.testing.assert_allclose(joint, det.decision_function(Xt) + nll.numpy(), rtol=1e-4)
     for bad in ({"compactification": "torus"}, {"score": "x"}, {"lipschitz": 0.0},
                 {"n_neighbors": 5, "n_reference": 5}, {"latent_dim": 1}):  # fmt: skip
         with pytest.raises(ValueError):
             CompactVAE(**{**PARAMS, **bad}).fit(X)
 
 
-def test_benchmarks_report_both_scores_of_one_fit():
-    from memae.benchmarks.report import reconstruction_scores
+def test_benchmarks_report_every_score_of_one_fit():
+    from memae.benchmarks.report import other_scores
 
     X, Xt, _ = _gap_data()
     det = CompactVAE(**PARAMS).fit(X)
-    hole = det.decision_function(Xt)
-    rec = reconstruction_scores(det, Xt)
-    assert det.score == "hole"  # restored
-    np.testing.assert_array_equal(det.decision_function(Xt), hole)
-    np.testing.assert_array_equal(rec, det.set_params(score="reconstruction").decision_function(Xt))
-    assert not np.allclose(rec, hole)
-    assert reconstruction_scores(memae.AutoEncoder(epochs=1).fit(X), Xt) is None
+    joint = det.decision_function(Xt)
+    others = other_scores(det, Xt)
+    assert det.score == "joint" and set(others) == {"hole", "reconstruction"}  # restored
+    np.testing.assert_array_equal(det.decision_function(Xt), joint)
+    for kind, scores in others.items():
+        np.testing.assert_array_equal(scores, det.set_params(score=kind).decision_function(Xt))
+        assert not np.allclose(scores, joint)
+    assert other_scores(memae.AutoEncoder(epochs=1).fit(X), Xt) == {}

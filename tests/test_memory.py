@@ -89,13 +89,16 @@ def test_gradients_reach_memory_and_query():
 
 
 def test_temperature_prevents_all_pruned_rows_at_init():
-    """The documented pitfall: cosine addressing, N=2000, lam=2.5/N (official 0.0025)."""
+    """The documented pitfall: cosine addressing, N=2000, lam=5/N (official 0.0025).
+
+    The default is the paper's plain cosine (temperature 1); with lam above 1/N a
+    lower temperature is what keeps rows alive at initialisation."""
     torch.manual_seed(0)
     z = torch.randn(512, 256)
     plain = Memory(2000, 256, shrink_threshold=0.0025, temperature=1.0)
     plain(z)
     assert plain.last_dead_fraction > 0.9  # without a temperature nearly every row dies
-    tempered = Memory(2000, 256, shrink_threshold=0.0025)  # default temperature 0.1
+    tempered = Memory(2000, 256, shrink_threshold=0.0025, temperature=0.1)
     tempered(z)
     assert tempered.last_dead_fraction < 0.05
 

@@ -69,6 +69,7 @@ def save(detector, path: str | os.PathLike) -> Path:
             "threshold": detector.threshold_,
             "seed": detector.seed_,
             "best_epoch": detector.best_epoch_,
+            "stopped_early": detector.stopped_early_,
             "history": detector.history_,
         },
         "weights_sha256": hashlib.sha256(blob).hexdigest(),
@@ -176,6 +177,7 @@ def load(path: str | os.PathLike):
         detector.feature_names_in_ = list(fitted["feature_names_in"])
     detector.seed_ = seed
     detector.best_epoch_ = fitted.get("best_epoch")
+    detector.stopped_early_ = bool(fitted.get("stopped_early", False))
     detector.history_ = fitted.get("history", [])
     detector.decision_scores_ = scores.numpy().astype(np.float64)
     detector.threshold_ = threshold

@@ -13,8 +13,8 @@ import numpy as np
 import torch
 from torch import Tensor
 
-Preprocessing = Literal["standard", "minmax", "image"] | None
-_METHODS = ("standard", "minmax", "image", None)
+Preprocessing = Literal["standard", "minmax", "image", "image-standard"] | None
+_METHODS = ("standard", "minmax", "image", "image-standard", None)
 
 _IN_MEMORY_ELEMENTS = 50_000_000  # above this, statistics are computed block by block
 _BLOCK_ROWS = 1 << 16
@@ -60,10 +60,12 @@ def _blockwise_stats(X: np.ndarray, method: Preprocessing) -> tuple[np.ndarray, 
         if method == "image":
             return (lo + hi) / 2, (hi - lo) / 2
         return lo, hi - lo
-    total = sum(X[s : s + rows].astype(np.float64).sum(axis=0) for s in blocks)
-    mean = total / len(X)
-    sq = sum(((X[s : s + rows] - mean) ** 2).sum(axis=0) for s in blocks)
-    return mean, np.sqrt(sq / len(X))
+    axis = None if method == "image-standard" else 0  # one mean and std for all pixels
+    count = X.size if axis is None else len(X)
+    total = sum(X[s : s + rows].astype(np.float64).sum(axis=axis) for s in blocks)
+    mean = total / count
+    sq = sum(((X[s : s + rows] - mean) ** 2).sum(axis=axis) for s in blocks)
+    return np.asarray(mean), np.sqrt(sq / count)
 
 
 class Scaler:
@@ -72,7 +74,9 @@ class Scaler:
     Fitted on training data only. ``"standard"``: offset = mean, scale = 1/std;
     ``"minmax"``: offset = min, scale = 1/(max - min) (both per feature or per
     pixel); ``"image"``: one offset and scale for all pixels, mapping the training
-    data's [min, max] (for 8-bit images [0, 255]) to [-1, 1]; ``None``: identity.
+    data's [min, max] (for 8-bit images [0, 255]) to [-1, 1]; ``"image-standard"``:
+    one mean and standard deviation over all pixels of the training images (the
+    form of the usual ``Normalize((0.1307,), (0.3081,))`` of MNIST); ``None``: identity.
     Constant features get scale 1. Statistics are float32 so that transforming in
     batches (in torch, on the model's device) gives exactly the same numbers as
     transforming everything at once.
@@ -102,7 +106,8 @@ class Scaler:
         shape = X.shape[1:]
         if method not in _METHODS:
             raise ValueError(
-                f"preprocessing must be 'standard', 'minmax', 'image' or None, got {method!r}"
+                "preprocessing must be 'standard', 'minmax', 'image', 'image-standard' or "
+                f"None, got {method!r}"
             )
         if method is None:
             return cls(np.zeros(shape), np.ones(shape), shape)

@@ -12,11 +12,13 @@ from memae.datasets.images import (
 )
 from memae.datasets.kdd import load_kdd, load_kdd_raw
 from memae.datasets.odds import ODDS_NAMES, load_odds
+from memae.datasets.synthetic import SANITY_KINDS, make_sanity
 from memae.datasets.video import Videos, load_frame_folder, load_ped2
 
 __all__ = [
     "CIFAR10_CLASSES",
     "ODDS_NAMES",
+    "SANITY_KINDS",
     "DataNotFoundError",
     "ImageDataError",
     "Videos",
@@ -31,5 +33,6 @@ __all__ = [
     "load_mnist",
     "load_odds",
     "load_ped2",
+    "make_sanity",
     "read_idx",
 ]

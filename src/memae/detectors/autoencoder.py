@@ -34,10 +34,14 @@ class AutoEncoder(BaseDetector):
         Convolutional backbones: kernel size of each encoder layer (default 3).
     l1_weight : float, default=0.0
         Weight of ``mean |z|`` in the loss ("AE-l1").
-    preprocessing : {"standard", "minmax", "image", None}, default="standard"
+    preprocessing : {"standard", "minmax", "image", "image-standard", None}, \
+default="standard"
         Scaling fitted on the training data: per feature (``"standard"``,
-        ``"minmax"``) or, for images, ``"image"``: pixels [0, 255] -> [-1, 1].
-    epochs : int, default=100
+        ``"minmax"``) or, for images, ``"image"`` (pixels [0, 255] -> [-1, 1]) or
+        ``"image-standard"`` (one mean and standard deviation over all pixels).
+    epochs : int, default=500
+        Maximum number of epochs: a generous cap, training normally ends earlier
+        by ``patience`` (``stopped_early_`` says which).
     batch_size : int, default=256
     lr : float, default=1e-3
         Adam learning rate.
@@ -46,7 +50,8 @@ class AutoEncoder(BaseDetector):
         Share of training rows held out to early-stop on their (unlabelled)
         reconstruction loss; ``0`` trains on all rows for ``epochs`` epochs.
     patience : int or None, default=10
-        Epochs without validation improvement before stopping.
+        Epochs without validation improvement (by more than a relative 1e-4)
+        before stopping; the weights of the best epoch are kept.
     contamination : float, default=0.1
         Expected share of anomalies in the training data; sets ``threshold_``.
     device : str, default="auto"
@@ -79,7 +84,7 @@ class AutoEncoder(BaseDetector):
         kernel_sizes: Sequence[int] | None = None,
         l1_weight: float = 0.0,
         preprocessing: Preprocessing = "standard",
-        epochs: int = 100,
+        epochs: int = 500,
         batch_size: int = 256,
         lr: float = 1e-3,
         weight_decay: float = 0.0,

@@ -65,7 +65,12 @@ class BaseDetector(BaseEstimator):
     labels_ : ndarray of shape (n_samples,)
         0/1 labels of the training rows, ``decision_scores_ > threshold_``.
     history_ : list of dict
-        Per-epoch training (and validation) losses.
+        Per-epoch training (and validation) losses; ``len(history_)`` epochs ran.
+    best_epoch_ : int or None
+        The epoch whose weights were kept (lowest validation loss), if validated.
+    stopped_early_ : bool
+        Whether training stopped because the validation loss had not improved for
+        ``patience`` epochs (converged), rather than at the ``epochs`` maximum.
     seed_ : int
         The seed actually used (drawn at random when ``random_state`` is None).
     device_ : torch.device
@@ -83,7 +88,7 @@ class BaseDetector(BaseEstimator):
         activation: str = "relu",
         kernel_sizes: Sequence[int] | None = None,
         preprocessing: Preprocessing = "standard",
-        epochs: int = 100,
+        epochs: int = 500,
         batch_size: int = 256,
         lr: float = 1e-3,
         weight_decay: float = 0.0,
@@ -133,7 +138,8 @@ class BaseDetector(BaseEstimator):
         """
         return squared_error(batch, model(batch).reconstruction)
 
-    def _backbone(self, sample_shape: tuple[int, ...]) -> Backbone:
+    def _backbone(self, sample_shape: tuple[int, ...], *, linear_code: bool = False) -> Backbone:
+        """The encoder/decoder pair; ``linear_code``: no batch norm or activation on the code."""
         return build_backbone(
             self.backbone,
             sample_shape,
@@ -141,6 +147,7 @@ class BaseDetector(BaseEstimator):
             latent_dim=self.latent_dim,
             activation=self.activation,
             kernel_sizes=None if self.kernel_sizes is None else tuple(self.kernel_sizes),
+            linear_code=linear_code,
         )
 
     # ---------------------------------------------------------------------- presets
@@ -229,6 +236,7 @@ class BaseDetector(BaseEstimator):
         self.network_ = network
         self.history_ = result.history
         self.best_epoch_ = result.best_epoch
+        self.stopped_early_ = result.stopped_early
         self._after_training(arr)
         # With several processes each rank scores its share of the training rows.
         start, stop = distributed.shard_bounds(len(arr))

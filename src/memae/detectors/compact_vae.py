@@ -12,7 +12,7 @@ from torch import Tensor, nn
 
 from memae.clips import ClipWindows
 from memae.detectors.base import BaseDetector
-from memae.nn import gaussian_nll, squared_error
+from memae.nn import gaussian_kl, gaussian_nll, squared_error
 from memae.nn.compact import CompactVAENet, lipschitz_mlp, sphere_log_area
 from memae.preprocessing import Preprocessing
 
@@ -32,22 +32,30 @@ class CompactVAE(BaseDetector):
 
     Compactifications
     -----------------
-    ``"sphere"``
-        ``mu(x)`` is a unit vector of R^m (S^(m-1), the one-point compactification of
-        R^(m-1)); the posterior is Power Spherical(``mu``, ``kappa(x)``) (De Cao and
-        Aziz, 2020), the prior uniform on the sphere; the KL term is exact.
+    Both keep a Gaussian posterior ``N(h(x), diag exp(logvar(x)))`` with an ``N(0, I)``
+    prior (exact KL) in a chart, and decode from the chart point's compact image.
+
+    ``"sphere"`` (default)
+        The one-point compactification of R^(m-1): ``h`` in R^(m-1) is mapped onto
+        the sphere S^(m-1) in R^m by the inverse stereographic projection
+        (:func:`memae.nn.compact.inverse_stereographic`, scaled so that codes of
+        typical prior norm land near the equator). Far-out inputs, in any direction,
+        approach the north pole, the point at infinity, which the prior pushed onto
+        the sphere leaves vacant. A radial projection ``h / |h|`` would discard how
+        far out an input is, and a ReLU encoder is nearly scale-invariant, so far-away
+        inputs would land among the normal codes (memae before issue 23).
     ``"lipschitz"``
         ``mu(x) = tanh(L f(x))`` with ``f`` a 1-Lipschitz MLP on the flattened,
         preprocessed input (layers divided by their exact spectral norm, GroupSort
-        activations), so ``mu`` is ``L``-Lipschitz and bounded in (-1, 1)^m; a Gaussian
-        posterior around it and an N(0, I) prior. The decoder is the backbone's.
+        activations), so ``mu`` is ``L``-Lipschitz and bounded in (-1, 1)^m. The
+        decoder is the backbone's.
 
-    Training minimises ``-log p(x|z) + beta KL(q(z|x) || p(z))`` with the calibrated
-    Gaussian decoder of :class:`memae.VAE`.
+    Training minimises ``-log p(x|z) + beta KL(q(h|x) || N(0, I))`` with the
+    calibrated Gaussian decoder of :class:`memae.VAE`.
 
     Hole score
     ----------
-    With ``score="hole"`` (the default), the score of ``x`` is the estimated log ratio
+    With ``score="hole"``, the score of ``x`` is the estimated log ratio
     of the prior to the training codes' (aggregated posterior's) density at its code
     ``z = mu(x)``:
 
@@ -60,21 +68,34 @@ class CompactVAE(BaseDetector):
     dimension (``m - 1`` on the sphere, ``m`` otherwise), the k-nearest-neighbour
     density estimate (Loftsgaarden and Quesenberry, 1965). A compact latent leaves no
     room at infinity for an outlier's code to escape to, so an outlier's code lands
-    somewhere the prior puts mass; if the training codes do not cover that spot, it is
-    a hole: ``q_hat`` is small relative to ``p`` and ``s`` is large. On the sphere the
-    prior is uniform, so ``s`` orders inputs as the k-NN distance does. Training rows
-    that are themselves reference codes are scored leave-one-out. ``score=
-    "reconstruction"`` gives the mean squared error of the reconstruction from ``mu``
-    instead, for comparison.
+    somewhere in the compact space; if the training codes do not cover that spot, it
+    is a hole: ``q_hat`` is small and ``s`` is large. On the sphere ``p`` is the
+    uniform (area) measure, so ``s`` orders inputs as the k-NN distance does and the
+    vacant pole scores high. In the cube ``p`` is the ``N(0, I)`` density at ``z``.
+    Training rows that are themselves reference codes are scored leave-one-out.
+
+    A code alone cannot show an anomaly that the encoder does not see: points off
+    the low-dimensional set the training rows lie on are encoded among the normal
+    codes (the encoder learns to ignore directions without variance). So the default,
+    ``score="joint"``, adds the decoder's negative log-likelihood of ``x`` given its
+    code, also in nats (the calibrated Gaussian decoder, from ``mu``):
+
+    .. math:: s(x) = -\log p(x \mid z) + \log p(z) - \log \hat q(z)
+
+    i.e. minus the log of ``p(x|z) q_hat(z) / p(z)``. ``score="reconstruction"``
+    gives the mean squared error of the reconstruction from ``mu`` instead, for
+    comparison.
 
     Parameters
     ----------
     compactification : {"sphere", "lipschitz"}, default="sphere"
+        See above.
     lipschitz : float, default=1.0
         ``L``, the encoder's Lipschitz constant (``"lipschitz"`` only).
     beta : float, default=1.0
         Weight of the KL term.
-    score : {"hole", "reconstruction"}, default="hole"
+    score : {"joint", "hole", "reconstruction"}, default="joint"
+        See above.
     n_neighbors : int, default=5
         ``k`` of the hole score.
     n_reference : int, default=10000
@@ -102,7 +123,7 @@ random_state, verbose
         compactification: Literal["sphere", "lipschitz"] = "sphere",
         lipschitz: float = 1.0,
         beta: float = 1.0,
-        score: Literal["hole", "reconstruction"] = "hole",
+        score: Literal["joint", "hole", "reconstruction"] = "joint",
         n_neighbors: int = 5,
         n_reference: int = 10000,
         trunk_dims: Sequence[int] | None = None,
@@ -112,7 +133,7 @@ random_state, verbose
         activation: str = "relu",
         kernel_sizes: Sequence[int] | None = None,
         preprocessing: Preprocessing = "standard",
-        epochs: int = 100,
+        epochs: int = 500,
         batch_size: int = 256,
         lr: float = 1e-3,
         weight_decay: float = 0.0,
@@ -155,8 +176,10 @@ random_state, verbose
             raise ValueError(
                 f"compactification must be 'sphere' or 'lipschitz', got {self.compactification!r}"
             )
-        if self.score not in ("hole", "reconstruction"):
-            raise ValueError(f"score must be 'hole' or 'reconstruction', got {self.score!r}")
+        if self.score not in ("joint", "hole", "reconstruction"):
+            raise ValueError(
+                f"score must be 'joint', 'hole' or 'reconstruction', got {self.score!r}"
+            )
         if not self.lipschitz > 0:
             raise ValueError(f"lipschitz must be > 0, got {self.lipschitz}")
         if not self.beta >= 0:
@@ -185,13 +208,9 @@ random_state, verbose
 
     def _loss(self, model: nn.Module, batch: Tensor) -> dict[str, Tensor]:
         out = model(batch)
-        kl = self._net(model).kl(out.mu, out.spread)
+        kl = gaussian_kl(out.chart_mu, out.logvar)
         loss = (gaussian_nll(batch, out.reconstruction, out.log_scale) + self.beta * kl).mean()
         return {"loss": loss, "recon": loss}
-
-    @staticmethod
-    def _net(model: nn.Module) -> CompactVAENet:
-        return getattr(model, "module", model)  # DDP wraps the network
 
     # ------------------------------------------------------------------------ score
     def _after_training(self, arr: Any) -> None:
@@ -217,20 +236,29 @@ random_state, verbose
 
     @torch.inference_mode()
     def _codes(self, arr: Any, batch_size: int | None = None) -> Tensor:
-        return torch.cat([self.network_.encode(b)[0] for _, b in self._batches(arr, batch_size)])
+        net = self.network_
+        return torch.cat([net.compact(net.encode(b)[0]) for _, b in self._batches(arr, batch_size)])
 
-    def _score_batch(self, model: nn.Module, batch: Tensor) -> Tensor:
+    def _score_batch(self, model: nn.Module, batch: Tensor, own: Tensor | None = None) -> Tensor:
+        out = model(batch)
         if self.score == "reconstruction":
-            return squared_error(batch, model(batch).reconstruction)
-        return self._hole(model.encode(batch)[0])
+            return squared_error(batch, out.reconstruction)
+        hole = self._hole(out.mu, own)
+        if self.score == "hole":
+            return hole
+        return gaussian_nll(batch, out.reconstruction, out.log_scale) + hole
 
+    @torch.inference_mode()
     def _training_scores(self, share: Any, start: int) -> np.ndarray:
         if self.score == "reconstruction":
             return self._scores(share)
         # Leave-one-out for rows that are reference codes themselves.
-        own = np.isin(np.arange(start, start + len(share)), self._reference_rows)
-        mu = self._codes(share)
-        return self._hole(mu, torch.from_numpy(own).to(mu.device)).double().cpu().numpy()
+        own = torch.from_numpy(np.isin(np.arange(start, start + len(share)), self._reference_rows))
+        out = np.empty(len(share), dtype=np.float64)
+        for i, batch in self._batches(share, None):
+            mask = own[i : i + len(batch)].to(batch.device)
+            out[i : i + len(batch)] = self._score_batch(self.network_, batch, mask).double().cpu()
+        return out
 
     @torch.inference_mode()
     def _hole(self, mu: Tensor, own: Tensor | None = None) -> Tensor:
@@ -242,7 +270,10 @@ random_state, verbose
         d = m - 1 if sphere else m
         radii = []
         for i in range(0, len(mu), _CHUNK):
-            near = torch.cdist(mu[i : i + _CHUNK], ref).topk(min(k + 1, n), largest=False).values
+            # Distances in float64: cdist's float32 matrix-product form loses digits on
+            # nearby points and gives a row alone a different value than in a batch.
+            near = torch.cdist(mu[i : i + _CHUNK].double(), ref.double())
+            near = near.topk(min(k + 1, n), largest=False).values
             r = near[:, k - 1]
             if own is not None:
                 r = torch.where(own[i : i + _CHUNK], near[:, k], r)
@@ -255,4 +286,4 @@ random_state, verbose
             log_p = torch.full_like(r, -sphere_log_area(m))
         else:
             log_p = -0.5 * mu.pow(2).sum(dim=1) - (m / 2) * math.log(2 * math.pi)
-        return log_p - log_q
+        return (log_p - log_q).float()

@@ -27,8 +27,11 @@ class LatentNormAE(BaseDetector):
     convolutional code map, over the whole map. Normal data learns to sit near the
     centre of the latent space while staying reconstructable; anomalies land
     farther out, so the anomaly score has the same form per sample:
-    ``||x - x_hat||_2 + beta * ||z||_2``. The unlabelled validation split (if any)
-    monitors this same objective.
+    ``||x - x_hat||_2 + beta * ||z||_2``. The code layer is linear (the encoder's last
+    layer has no batch norm or activation, as in the official networks), so the
+    penalty acts on ``z`` itself. The unlabelled validation split (if any) monitors
+    the reconstruction term ``mean ||x - x_hat||_2``: the full objective would pick
+    the epoch whose codes have collapsed the most.
 
     Parameters
     ----------
@@ -74,7 +77,7 @@ random_state, verbose
         activation: str = "relu",
         kernel_sizes: Sequence[int] | None = None,
         preprocessing: Preprocessing = "standard",
-        epochs: int = 100,
+        epochs: int = 500,
         batch_size: int = 256,
         lr: float = 1e-3,
         weight_decay: float = 0.0,
@@ -111,19 +114,28 @@ random_state, verbose
             raise ValueError(f"beta must be >= 0, got {self.beta}")
 
     def _build_network(self, sample_shape: tuple[int, ...]) -> nn.Module:
-        bb = self._backbone(sample_shape)
+        # The code layer is linear (no batch norm, no activation), as in the official
+        # networks: beta must act on z itself. With batch norm + ReLU on the code, the
+        # norm penalty is met by driving the batch-norm offset negative, so the ReLU
+        # outputs exact zeros and the code carries nothing (issue 23).
+        bb = self._backbone(sample_shape, linear_code=True)
         return AutoEncoderNet(bb.encoder, bb.decoder)
 
-    def _per_sample(self, model: nn.Module, batch: Tensor) -> Tensor:
+    def _terms(self, model: nn.Module, batch: Tensor) -> tuple[Tensor, Tensor]:
+        """Per-sample ``||x - x_hat||_2`` and ``||z||_2``, each ``(B,)``."""
         out = model(batch)
-        return l2_norm(batch - out.reconstruction) + self.beta * l2_norm(out.code)
+        return l2_norm(batch - out.reconstruction), l2_norm(out.code)
 
     def _loss(self, model: nn.Module, batch: Tensor) -> dict[str, Tensor]:
-        loss = self._per_sample(model, batch).mean()
-        return {"loss": loss, "recon": loss}
+        recon, norm = self._terms(model, batch)
+        recon = recon.mean()
+        # The validation split monitors the reconstruction term only: the full
+        # objective would favour the epoch whose codes have collapsed the most.
+        return {"loss": recon + self.beta * norm.mean(), "recon": recon}
 
     def _score_batch(self, model: nn.Module, batch: Tensor) -> Tensor:
-        return self._per_sample(model, batch)
+        recon, norm = self._terms(model, batch)
+        return recon + self.beta * norm
 
     @torch.inference_mode()
     def codes(self, X: Any, batch_size: int | None = None) -> np.ndarray:

@@ -38,9 +38,9 @@ class MemAE(BaseDetector):
     addressing : {"cosine", "dot"}, default="cosine"
         Similarity used for addressing: the paper's cosine (with ``temperature``) or
         the official code's plain inner product.
-    temperature : float, default=0.1
-        Divides cosine similarities before the softmax; see :class:`memae.nn.Memory`
-        for why the default is not 1.
+    temperature : float, default=1.0
+        Divides cosine similarities before the softmax; 1 is the paper's plain
+        cosine. See :class:`memae.nn.Memory`.
     entropy_weight : float, default=0.0002
         ``alpha``, weight of the addressing-entropy loss (paper value).
     memory_layout : {"location", "flat"}, default="location"
@@ -69,7 +69,7 @@ random_state, verbose
         memory_size: int = 50,
         shrink_threshold: float | None = None,
         addressing: Addressing = "cosine",
-        temperature: float = 0.1,
+        temperature: float = 1.0,
         entropy_weight: float = 0.0002,
         memory_layout: Literal["location", "flat"] = "location",
         backbone: str = "auto",
@@ -78,7 +78,7 @@ random_state, verbose
         activation: str = "relu",
         kernel_sizes: Sequence[int] | None = None,
         preprocessing: Preprocessing = "standard",
-        epochs: int = 100,
+        epochs: int = 500,
         batch_size: int = 256,
         lr: float = 1e-3,
         weight_decay: float = 0.0,

@@ -63,7 +63,7 @@ random_state, verbose
         activation: str = "relu",
         kernel_sizes: Sequence[int] | None = None,
         preprocessing: Preprocessing = "standard",
-        epochs: int = 100,
+        epochs: int = 500,
         batch_size: int = 256,
         lr: float = 1e-3,
         weight_decay: float = 0.0,

@@ -59,12 +59,14 @@ def mlp_backbone(
     latent_dim: int,
     activation: str,
     kernel_sizes: Sequence[int] | None = None,
+    linear_code: bool = True,
 ) -> Backbone:
     """Fully connected ``d - hidden_dims - latent_dim`` encoder and its mirror image.
 
     Every layer but the encoder's last (the code) and the decoder's last (the
     reconstruction) is followed by ``activation``, as in the MemAE/DAGMM KDD
-    networks. Shapes: encoder ``(B, d) -> (B, latent_dim)``, decoder the reverse.
+    networks: the code is always linear (``linear_code`` is accepted for a uniform
+    signature). Shapes: encoder ``(B, d) -> (B, latent_dim)``, decoder the reverse.
     """
     if len(sample_shape) != 1:
         raise ValueError(f"the 'mlp' backbone needs tabular samples (d,), got {sample_shape}")
@@ -96,13 +98,16 @@ def _conv_backbone(
     kernel_sizes: Sequence[int] | None,
     strides: Sequence[tuple[int, ...]],
     mirror: bool,
+    linear_code: bool = False,
 ) -> Backbone:
     """Strided convolutions down, 3-kernel transposed convolutions up, in 2 or 3 dimensions.
 
     Encoder channels ``(*hidden_dims, latent_dim)``. With ``mirror`` the decoder's
     channels are the encoder's reversed (``latent, hidden[-1], ..., hidden[0], C_in``,
     the official video network); without, they skip ``hidden[0]``
-    (``latent, ..., hidden[1], C_in``, the paper's MNIST network).
+    (``latent, ..., hidden[1], C_in``, the paper's MNIST network). With
+    ``linear_code`` the encoder's last convolution is not followed by batch norm and
+    the activation, so the code is a linear function of the last hidden map.
     """
     dims = len(sample_shape) - 1
     conv, conv_t, norm = _CONV[dims]
@@ -116,8 +121,12 @@ def _conv_backbone(
     make_activation(activation)
     sizes = [tuple(sample_shape[1:])]
     enc: list[nn.Module] = []
-    for c_in, c_out, k, s in zip(channels[:-1], channels[1:], kernels, strides, strict=True):
-        enc += [conv(c_in, c_out, k, s, k // 2), norm(c_out), make_activation(activation)]
+    for i, (c_in, c_out, k, s) in enumerate(
+        zip(channels[:-1], channels[1:], kernels, strides, strict=True)
+    ):
+        enc.append(conv(c_in, c_out, k, s, k // 2))
+        if not (linear_code and i == n - 1):
+            enc += [norm(c_out), make_activation(activation)]
         sizes.append(tuple(_conv_out(a, k, b) for a, b in zip(sizes[-1], s, strict=True)))
     dec: list[nn.Module] = []
     c_in = latent_dim
@@ -142,6 +151,7 @@ def conv2d_backbone(
     activation: str,
     kernel_sizes: Sequence[int] | None = None,
     stride: int = 2,
+    linear_code: bool = False,
 ) -> Backbone:
     """Strided-convolution encoder and transposed-convolution decoder for images.
 
@@ -161,7 +171,14 @@ def conv2d_backbone(
         raise ValueError(f"the 'conv2d' backbone needs images (C, H, W), got {sample_shape}")
     strides = [(stride, stride)] * (len(hidden_dims) + 1)
     return _conv_backbone(
-        sample_shape, hidden_dims, latent_dim, activation, kernel_sizes, strides, mirror=False
+        sample_shape,
+        hidden_dims,
+        latent_dim,
+        activation,
+        kernel_sizes,
+        strides,
+        mirror=False,
+        linear_code=linear_code,
     )
 
 
@@ -171,6 +188,7 @@ def conv3d_backbone(
     latent_dim: int,
     activation: str,
     kernel_sizes: Sequence[int] | None = None,
+    linear_code: bool = False,
 ) -> Backbone:
     """Spatio-temporal 3-D convolutional encoder/decoder for clips of frames.
 
@@ -192,7 +210,14 @@ def conv3d_backbone(
         )
     strides = [(1, 2, 2)] + [(2, 2, 2)] * len(hidden_dims)
     return _conv_backbone(
-        sample_shape, hidden_dims, latent_dim, activation, kernel_sizes, strides, mirror=True
+        sample_shape,
+        hidden_dims,
+        latent_dim,
+        activation,
+        kernel_sizes,
+        strides,
+        mirror=True,
+        linear_code=linear_code,
     )
 
 

@@ -1,4 +1,4 @@
-"""Compact latent spaces: the hypersphere (Power Spherical posterior) and Lipschitz encoders.
+"""Compact latent spaces: the sphere as R^(m-1) plus a point at infinity, and Lipschitz encoders.
 
 Building blocks of :class:`memae.CompactVAE` (after Glazunov and Zarras, UAI 2023).
 """
@@ -17,57 +17,31 @@ __all__ = [
     "CompactVAEOutput",
     "GroupSort",
     "LipschitzLinear",
+    "inverse_stereographic",
     "lipschitz_mlp",
-    "power_spherical_kl_uniform",
-    "power_spherical_log_normaliser",
-    "power_spherical_rsample",
     "sphere_log_area",
 ]
 
 
-# ------------------------------------------------------------- Power Spherical posterior
-def power_spherical_log_normaliser(kappa: Tensor, m: int) -> Tensor:
-    """``log C(kappa)`` of the Power Spherical density ``C (1 + mu^T x)^kappa`` on S^(m-1).
+# ------------------------------------------------------------ one-point compactification
+def inverse_stereographic(h: Tensor, scale: float = 1.0) -> Tensor:
+    """``R^(m-1) -> S^(m-1) \\ {pole}``: the inverse stereographic projection of ``h / scale``.
 
-    De Cao and Aziz (2020): ``C = [2^(a+b) pi^b Gamma(a) / Gamma(a+b)]^-1`` with
-    ``a = (m-1)/2 + kappa`` and ``b = (m-1)/2``.
+    ``u = h / scale`` maps to ``(2 u, |u|^2 - 1) / (|u|^2 + 1)``: the origin to the
+    south pole ``(0, ..., 0, -1)``, the sphere ``|u| = 1`` to the equator, and points
+    far out, in any direction, to the north pole ``(0, ..., 0, 1)``, the point at
+    infinity of the one-point (Alexandroff) compactification of R^(m-1). Unlike a
+    radial projection ``h / |h|``, it keeps how far out ``h`` is. Shapes: ``(B, m-1)``
+    to ``(B, m)``.
     """
-    a, b = (m - 1) / 2 + kappa, (m - 1) / 2
-    return -((a + b) * math.log(2) + b * math.log(math.pi) + torch.lgamma(a) - torch.lgamma(a + b))
+    u = h / scale
+    sq = u.pow(2).sum(dim=-1, keepdim=True)
+    return torch.cat([2 * u, sq - 1], dim=-1) / (sq + 1)
 
 
 def sphere_log_area(m: int) -> float:
     """``log`` of the surface area of the unit sphere S^(m-1) in R^m."""
     return math.log(2) + (m / 2) * math.log(math.pi) - math.lgamma(m / 2)
-
-
-def power_spherical_kl_uniform(kappa: Tensor, m: int) -> Tensor:
-    """``KL(PowerSpherical(mu, kappa) || Uniform(S^(m-1)))`` (log area - entropy), per kappa."""
-    a, b = (m - 1) / 2 + kappa, (m - 1) / 2
-    # E[log(1 + mu^T x)] = log 2 + psi(a) - psi(a + b), since (1 + t) / 2 ~ Beta(a, b).
-    entropy = -power_spherical_log_normaliser(kappa, m) - kappa * (
-        math.log(2) + torch.digamma(a) - torch.digamma(a + b)
-    )
-    return sphere_log_area(m) - entropy
-
-
-def power_spherical_rsample(mu: Tensor, kappa: Tensor) -> Tensor:
-    """One reparameterised draw per row from ``PowerSpherical(mu, kappa)``.
-
-    ``mu`` ``(B, m)`` unit rows, ``kappa`` ``(B,)``. The cosine ``t = 2 z - 1`` with
-    ``z ~ Beta(a, b)``, a uniform direction ``v`` on S^(m-2), then the Householder
-    reflection that maps the first axis onto ``mu``. Uses the global torch RNG.
-    """
-    m = mu.shape[-1]
-    b = torch.full_like(kappa, (m - 1) / 2)
-    z = torch.distributions.Beta((m - 1) / 2 + kappa, b).rsample()
-    t = (2 * z - 1).unsqueeze(-1)
-    v = F.normalize(torch.randn(mu.shape[0], m - 1, device=mu.device, dtype=mu.dtype), dim=-1)
-    y = torch.cat([t, (1 - t.pow(2)).clamp_min(0).sqrt() * v], dim=-1)
-    e1 = torch.zeros_like(mu)
-    e1[:, 0] = 1
-    u = F.normalize(e1 - mu + 1e-12, dim=-1)
-    return y - 2 * (y * u).sum(-1, keepdim=True) * u
 
 
 # ------------------------------------------------------------------ Lipschitz encoders
@@ -120,14 +94,17 @@ class CompactVAEOutput(NamedTuple):
     ----------
     reconstruction : Tensor
         Decoder mean, the input's shape (from a posterior draw in training mode, from
-        the posterior's centre ``mu`` in eval mode).
+        the posterior's centre in eval mode).
     code : Tensor
-        ``(B, m)``, the code that was decoded.
+        ``(B, m)``, the compact code that was decoded (a point of S^(m-1) or of
+        ``(-1, 1)^m``).
     mu : Tensor
-        ``(B, m)``, the posterior's centre: a unit vector (sphere) or a point of the
-        open cube ``(-1, 1)^m`` (lipschitz).
-    spread : Tensor
-        ``(B,)`` concentration ``kappa`` (sphere) or ``(B, m)`` ``logvar`` (lipschitz).
+        ``(B, m)``, the compact image of the posterior's centre.
+    chart_mu : Tensor
+        ``(B, k)``, the posterior mean in the space the Gaussian posterior lives in:
+        R^(m-1) before the projection (sphere), R^m before ``tanh`` (lipschitz).
+    logvar : Tensor
+        ``(B, k)``, the posterior's log-variance there.
     log_scale : Tensor
         The decoder's learned ``log sigma^2`` (scalar).
     """
@@ -135,20 +112,25 @@ class CompactVAEOutput(NamedTuple):
     reconstruction: Tensor
     code: Tensor
     mu: Tensor
-    spread: Tensor
+    chart_mu: Tensor
+    logvar: Tensor
     log_scale: Tensor
 
 
 class CompactVAENet(nn.Module):
-    """A VAE whose posterior centres live in a compact set.
+    """A Gaussian VAE whose codes are mapped into a compact set before decoding.
 
-    ``sphere``: ``trunk(x)`` (the backbone's encoder, flattened) feeds a head whose
-    output is normalised onto S^(m-1) (``mu``) and a concentration head
-    (``kappa = 1 + softplus``); the posterior is Power Spherical, the prior uniform.
-    ``lipschitz``: ``trunk`` is a 1-Lipschitz MLP on the flattened input whose output,
-    times ``lipschitz``, goes through ``tanh`` (1-Lipschitz), so ``mu`` is
-    ``lipschitz``-Lipschitz in the (preprocessed) input and lies in ``(-1, 1)^m``; a
-    Gaussian posterior around it and an ``N(0, I)`` prior.
+    The posterior is ``N(h(x), diag exp(logvar(x)))`` with an ``N(0, I)`` prior (exact
+    KL); a draw (or, in eval mode, the mean) is then sent into a compact space:
+
+    ``sphere``: ``h`` lives in R^(m-1) and is mapped onto S^(m-1) by
+    :func:`inverse_stereographic` (scaled by ``sqrt(m - 1)``, so that codes of typical
+    prior norm land near the equator). Inputs whose ``h`` is far out land near the
+    north pole, where the prior, pushed onto the sphere, has vanishing mass: the pole
+    stays vacant in training and catches what is far away.
+    ``lipschitz``: ``trunk`` is a 1-Lipschitz MLP on the flattened input whose output
+    times ``lipschitz`` is ``h`` in R^m; the code is ``tanh(h)`` (1-Lipschitz), so it
+    is ``lipschitz``-Lipschitz in the (preprocessed) input and lies in ``(-1, 1)^m``.
 
     Parameters
     ----------
@@ -162,7 +144,7 @@ class CompactVAENet(nn.Module):
         Shape the decoder expects; a ``Linear(m, prod(decoder_in))`` maps the code to
         it unless ``decoder_in == (m,)``.
     latent_dim : int
-        ``m``, the ambient dimension of the code.
+        ``m``, the ambient dimension of the compact code.
     compactification : {"sphere", "lipschitz"}
     lipschitz : float
         The encoder's Lipschitz constant (``lipschitz`` only; then ``trunk`` must be
@@ -190,13 +172,15 @@ class CompactVAENet(nn.Module):
         self.lipschitz = float(lipschitz)
         self.trunk = trunk
         if compactification == "sphere":
-            self.direction = nn.Linear(feature_dim, m)
-            self.spread = nn.Linear(feature_dim, 1)
+            chart = m - 1
+            self.chart_scale = math.sqrt(chart)
+            self.direction: nn.Module = nn.Linear(feature_dim, chart)
         else:
             if feature_dim != m:
                 raise ValueError(f"the Lipschitz trunk must end in {m} features, got {feature_dim}")
+            chart = m
             self.direction = nn.Identity()
-            self.spread = nn.Linear(feature_dim, m)  # the variance need not be Lipschitz
+        self.spread = nn.Linear(feature_dim, chart)  # the variance need not be Lipschitz
         self.expand: nn.Module = (
             nn.Identity()
             if tuple(decoder_in) == (m,)
@@ -207,28 +191,23 @@ class CompactVAENet(nn.Module):
         self.register_buffer("reference", torch.zeros(0, m))
 
     def encode(self, x: Tensor) -> tuple[Tensor, Tensor]:
-        """``(mu, spread)``: ``(B, m)`` and ``(B,)`` kappa or ``(B, m)`` logvar."""
+        """Posterior ``(mean, logvar)`` in the chart, each ``(B, k)``."""
         h = self.trunk(x).flatten(1)
+        mean = self.direction(h) if self.compactification == "sphere" else self.lipschitz * h
+        return mean, self.spread(h).clamp(-30.0, 20.0)
+
+    def compact(self, h: Tensor) -> Tensor:
+        """Map chart points ``(B, k)`` into the compact code space ``(B, m)``."""
         if self.compactification == "sphere":
-            mu = F.normalize(self.direction(h), dim=-1)
-            return mu, 1.0 + F.softplus(self.spread(h)).squeeze(-1)
-        return torch.tanh(self.lipschitz * h), self.spread(h).clamp(-30.0, 20.0)
+            return inverse_stereographic(h, self.chart_scale)
+        return torch.tanh(h)
 
     def forward(self, x: Tensor) -> CompactVAEOutput:
-        mu, spread = self.encode(x)
-        z = mu
-        if self.training:
-            if self.compactification == "sphere":
-                z = power_spherical_rsample(mu, spread)
-            else:
-                z = mu + torch.randn_like(mu) * (0.5 * spread).exp()
-        return CompactVAEOutput(self.decoder(self.expand(z)), z, mu, spread, self.log_scale)
-
-    def kl(self, mu: Tensor, spread: Tensor) -> Tensor:
-        """Per-sample KL of the posterior from the prior, ``(B,)``."""
-        if self.compactification == "sphere":
-            return power_spherical_kl_uniform(spread, mu.shape[-1])
-        return 0.5 * (mu.pow(2) + spread.exp() - 1.0 - spread).sum(dim=1)
+        mean, logvar = self.encode(x)
+        h = mean + torch.randn_like(mean) * (0.5 * logvar).exp() if self.training else mean
+        mu = self.compact(mean)
+        z = self.compact(h) if self.training else mu
+        return CompactVAEOutput(self.decoder(self.expand(z)), z, mu, mean, logvar, self.log_scale)
 
     def _load_from_state_dict(self, state_dict, prefix, *args, **kwargs):
         # The number of reference codes is only known from the file.

@@ -84,13 +84,13 @@ class Memory(nn.Module):
     flatten : bool, default=False
         For feature-map input ``(B, C, *S)``: address the whole flattened map as one
         query of size ``dim = C * prod(S)`` instead of every location separately.
-    temperature : float, default=0.1
-        Cosine similarities are divided by this before the softmax. Cosine lies in
-        ``[-1, 1]``, so without a temperature the softmax over ``N`` items is nearly
-        uniform (every weight close to ``1/N``) and, with ``lam`` at or above ``1/N``,
-        shrinkage can zero every weight of a row at initialisation and stall
-        training. ``0.1`` (the usual contrastive-learning value) makes the weights
-        peaked enough to train from the start. Ignored for ``"dot"``.
+    temperature : float, default=1.0
+        Cosine similarities are divided by this before the softmax; 1 is the paper's
+        plain cosine (Eq. 5). Cosine lies in ``[-1, 1]``, so with ``T = 1`` no weight
+        can exceed ``e / (e + (N - 1) / e)`` (0.069 for ``N = 100``): addressing is
+        never very sparse, and with ``lam`` well above ``1/N`` shrinkage can zero
+        every weight of a row at initialisation (see Notes). A lower temperature
+        (e.g. 0.1) sharpens the weights. Ignored for ``"dot"``.
 
     Notes
     -----
@@ -121,7 +121,7 @@ class Memory(nn.Module):
         dim: int,
         shrink_threshold: float | None = None,
         addressing: Addressing = "cosine",
-        temperature: float = 0.1,
+        temperature: float = 1.0,
         flatten: bool = False,
     ) -> None:
         super().__init__()

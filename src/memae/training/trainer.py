@@ -69,6 +69,10 @@ class TrainConfig:
         Seeds the split, the shuffling and stochastic layers.
     verbose : int
         ``0``: silent; ``1``: a progress bar over epochs.
+    tol : float
+        An epoch improves on the best validation loss only if it is lower by more
+        than ``tol * |best|`` (scikit-learn's ``tol``): a loss that creeps down by
+        ever smaller amounts counts as converged.
     """
 
     epochs: int
@@ -79,6 +83,7 @@ class TrainConfig:
     patience: int | None = None
     seed: int = 0
     verbose: int = 0
+    tol: float = 1e-4
 
     def __post_init__(self) -> None:
         if self.epochs < 1:
@@ -93,6 +98,8 @@ class TrainConfig:
             )
         if self.patience is not None and self.patience < 1:
             raise ValueError(f"patience must be >= 1 or None, got {self.patience}")
+        if not self.tol >= 0:
+            raise ValueError(f"tol must be >= 0, got {self.tol}")
 
 
 @dataclass
@@ -387,7 +394,7 @@ def train(
                 val_sum = _loss_sum(model, rows, val_idx, loss_fn, bs)
                 val_loss = _finite_mean(distributed.all_reduce_sum(val_sum))
                 losses["val_recon"] = val_loss
-                if val_loss < best_val:
+                if math.isinf(best_val) or val_loss < best_val - config.tol * abs(best_val):
                     best_val, bad_epochs, result.best_epoch = val_loss, 0, epoch + 1
                     best_state = copy.deepcopy(model.state_dict())
                 else:

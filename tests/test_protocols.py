@@ -1,0 +1,160 @@
+"""Benchmark pipelines checked by hand with stub detectors whose scores are known.
+
+A quality figure is only as good as the harness around it: these tests replace the
+models with stubs and check what each harness does with their scores (issue 23).
+"""
+
+import json
+from typing import ClassVar
+
+import numpy as np
+import pytest
+from sklearn.metrics import precision_recall_fscore_support, roc_auc_score
+
+from memae.benchmarks import images, kdd
+from memae.datasets import Videos
+from memae.evaluation import anomaly_subset, kdd_split, video_aucs
+from memae.presets import PRESETS, preset_params
+
+
+class FirstFeature:
+    """Scores a row by its first feature; records what it was fitted on and its seed."""
+
+    fitted: ClassVar[list] = []
+
+    def __init__(self, seed: int) -> None:
+        self.seed = seed
+
+    def fit(self, X):
+        FirstFeature.fitted.append((self.seed, X.copy()))
+        self.decision_scores_ = self.decision_function(X)
+        return self
+
+    def decision_function(self, X):
+        X = np.asarray(X, dtype=np.float64)
+        return X.reshape(len(X), -1)[:, 0]
+
+
+# ------------------------------------------------------------------------------ KDD
+@pytest.fixture()
+def kdd_stub(monkeypatch):
+    rng = np.random.default_rng(0)
+    y = (rng.random(400) < 0.2).astype(np.int64)
+    X = rng.normal(size=(400, 3)).astype(np.float32)
+    X[:, 0] += 1.5 * y  # anomalies score higher, imperfectly
+    monkeypatch.setattr(kdd, "load_kdd", lambda data=None: (X, y))
+    monkeypatch.setattr(kdd, "methods", lambda quick: {"stub": FirstFeature})
+    FirstFeature.fitted = []
+    return X, y
+
+
+def test_kdd_run_by_hand_and_resume(kdd_stub, tmp_path):
+    X, y = kdd_stub
+    res = kdd.run(runs=3, log=lambda s: None)
+    assert [seed for seed, _ in FirstFeature.fitted] == [0, 1, 2]  # seed r in run r
+    for r, row in enumerate(res["per_run"]["stub"]):
+        train, test = kdd_split(y, seed=r)
+        np.testing.assert_array_equal(FirstFeature.fitted[r][1], X[train])  # attacks only
+        assert (y[train] == 0).all() and set(np.flatnonzero(y == 1)) <= set(test)
+        s_train, s_test = X[train, 0].astype(np.float64), X[test, 0].astype(np.float64)
+        # the pooled threshold: 80th percentile of training *and* test scores
+        thr = np.percentile(np.r_[s_train, s_test], 80)
+        assert row["threshold"] == pytest.approx(thr)
+        p, rc, f, _ = precision_recall_fscore_support(
+            y[test], (s_test > thr).astype(int), average="binary"
+        )
+        assert (row["precision"], row["recall"], row["f1"]) == pytest.approx((p, rc, f))
+        assert row["roc_auc"] == pytest.approx(roc_auc_score(y[test], s_test))
+    assert res["summary"]["stub"]["f1"]["mean"] == pytest.approx(
+        np.mean([r["f1"] for r in res["per_run"]["stub"]])
+    )
+    # resume: a partial file with run 0 done goes on from run 1 and ends the same
+    partial = tmp_path / "kdd.partial.json"
+    first = kdd.run(runs=1, log=lambda s: None, partial=partial)
+    assert json.loads(partial.read_text())["per_run"]["stub"] == first["per_run"]["stub"]
+    FirstFeature.fitted = []
+    resumed = kdd.run(runs=3, log=lambda s: None, partial=partial)
+    assert [seed for seed, _ in FirstFeature.fitted] == [1, 2]
+    for a, b in zip(resumed["per_run"]["stub"], res["per_run"]["stub"], strict=True):
+        assert {k: v for k, v in a.items() if "seconds" not in k} == pytest.approx(
+            {k: v for k, v in b.items() if "seconds" not in k}
+        )
+
+
+# ------------------------------------------------------------------------ one-class
+def test_one_class_harness_by_hand(monkeypatch):
+    rng = np.random.default_rng(0)
+    y, yt = np.repeat(np.arange(10), 20), np.repeat(np.arange(10), 30)
+    X = rng.integers(0, 256, size=(200, 4, 4), dtype=np.uint8)
+    Xt = rng.integers(0, 256, size=(300, 4, 4), dtype=np.uint8)
+    monkeypatch.setattr(images, "_data", lambda dataset, data, quick: (X, y, Xt, yt))
+    monkeypatch.setattr(images, "methods", lambda dataset, quick: {"stub": FirstFeature})
+    FirstFeature.fitted = []
+    out = images.run_task("mnist", "stub", 3, 7, False, None, "")
+    seed, fitted = FirstFeature.fitted[0]
+    assert seed == 7
+    np.testing.assert_array_equal(fitted, X[y == 3])  # trained on class 3 only
+    scores = Xt.reshape(300, -1)[:, 0].astype(np.float64)  # the full test set is scored
+    labels = (yt != 3).astype(int)
+    assert out["auc"] == pytest.approx(roc_auc_score(labels, scores))
+    # the 30% subset: every normal image and round(0.3 / 0.7 * 30) = 13 anomalies
+    subset = anomaly_subset(labels, 7)
+    assert (labels[subset] == 0).sum() == 30 and (labels[subset] == 1).sum() == 13
+    assert out["auc_30"] == pytest.approx(roc_auc_score(labels[subset], scores[subset]))
+    assert not np.array_equal(subset, anomaly_subset(labels, 8))  # seeded per seed
+
+
+# --------------------------------------------------------------------------- video
+def test_official_convention_with_16_frame_clips():
+    # two videos of 20 and 24 frames: 5 and 9 clips of 16 frames
+    lengths = (20, 24)
+    offsets = np.r_[0, np.cumsum(lengths)]
+    labels = np.zeros(44, np.int64)
+    labels[[10, 11, 30, 31, 32]] = 1
+    videos = Videos(np.zeros((44, 2, 2), np.uint8), ("a", "b"), offsets, labels)
+    clip_scores = np.arange(14, dtype=np.float64)  # clip j of the stacked videos
+    res = video_aucs(clip_scores, videos, 16)
+    # official: frame j + 8 of every clip j; 8 first and 7 last frames dropped
+    frames = [*range(8, 13), *range(20 + 8, 20 + 17)]
+    assert res["official"]["frames"] == len(frames) == 14
+    errors = res["frame_errors"]
+    np.testing.assert_array_equal(errors[frames], clip_scores)
+    # regularity per video, then the pooled AUC of 1 - p over the evaluated frames
+    p = np.r_[1 - (clip_scores[:5] - 0) / 4, 1 - (clip_scores[5:] - 5) / 8]
+    y = labels[frames]
+    assert res["official"]["auc"] == pytest.approx(roc_auc_score(y, 1 - p))
+    assert res["official"]["auc_raw"] == pytest.approx(roc_auc_score(y, clip_scores))
+    assert res["all"]["frames"] == 44  # memae's: every frame, edge frames by the nearest clip
+    assert errors[0] == 0 and errors[19] == 4 and errors[20] == 5 and errors[43] == 13
+
+
+# ------------------------------------------------------------------------- presets
+def test_preset_values_against_the_papers():
+    """Each value the MemAE paper or the official code states, read from the presets."""
+    kdd_p = preset_params("kdd", "memae")
+    assert (kdd_p["hidden_dims"], kdd_p["latent_dim"]) == ((60, 30, 10), 3)  # Sec. 4.4
+    assert (kdd_p["memory_size"], kdd_p["activation"]) == (50, "tanh")
+    mnist = preset_params("mnist", "memae")
+    assert mnist["memory_size"] == 100 and preset_params("cifar10", "memae")["memory_size"] == 500
+    assert mnist["kernel_sizes"] == (1, 3, 3) and mnist["hidden_dims"] == (16, 32)
+    ped2 = preset_params("ped2", "memae")
+    assert (ped2["memory_size"], ped2["shrink_threshold"], ped2["lr"]) == (2000, 0.0025, 1e-4)
+    assert PRESETS["ped2"].data["clip_length"] == 16
+    for name in ("kdd", "mnist", "cifar10", "ped2"):
+        p = preset_params(name, "memae")
+        assert p["entropy_weight"] == 0.0002  # alpha
+        lam = p["shrink_threshold"] or 1 / p["memory_size"]
+        assert lam <= 5 / p["memory_size"]  # [1/N, 3/N] (paper) or 5/N (official)
+    for name in ("kdd", "mnist", "cifar10"):
+        assert preset_params(name, "memae")["temperature"] == 1.0  # the plain cosine
+        assert preset_params(name, "ae")["preprocessing"] is not None  # scaled input
+        assert preset_params(name, "ae")["patience"] is not None  # converged, not a budget
+    # Toll (github.com/Soltanilara/Toll main.py / data.py)
+    assert preset_params("toll-mnist", "latentnorm")["beta"] == 1000.0
+    assert preset_params("toll-mnist", "latentnorm")["preprocessing"] == "image-standard"
+    assert preset_params("toll-cifar10", "latentnorm")["beta"] == 10.0
+    assert preset_params("toll-arrhythmia", "latentnorm")["latent_dim"] == 16
+    for name, preset in PRESETS.items():
+        for model in preset.per_model:
+            for key in preset_params(name, model):
+                assert any(key in k for k in preset.sources), f"{name}: {key} has no source"
