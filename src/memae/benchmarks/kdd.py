@@ -10,9 +10,11 @@ import argparse
 import json
 import time
 from collections.abc import Callable
+from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 from typing import Any
 
+import torch
 from sklearn.ensemble import IsolationForest
 from sklearn.svm import OneClassSVM
 
@@ -56,6 +58,33 @@ def methods(quick: bool) -> dict[str, Callable[[int], Any]]:
     }
 
 
+def _one_run(
+    r: int, quick: bool, data: str | None, names: list[str], loaded: tuple | None = None
+) -> dict[str, dict[str, float]]:
+    """Run ``r`` of the protocol (seed ``r`` for the split and the models), every method."""
+    X, y = loaded if loaded is not None else load_kdd(data)
+    factories = methods(quick)
+    train, test = kdd_split(y, seed=r)
+    out = {}
+    for name in names:
+        det = factories[name](r)
+        t0 = time.perf_counter()
+        det.fit(X[train])
+        fit_s = time.perf_counter() - t0
+        train_scores = getattr(det, "decision_scores_", None)
+        if train_scores is None:
+            train_scores = det.decision_function(X[train])
+        t0 = time.perf_counter()
+        test_scores = det.decision_function(X[test])
+        score_s = time.perf_counter() - t0
+        m = kdd_metrics(train_scores, test_scores, y[test])
+        m.update(fit_seconds=fit_s, score_seconds=score_s)
+        if hasattr(det, "history_"):  # deep detectors: how training ended
+            m.update(epochs=len(det.history_), converged=bool(det.stopped_early_))
+        out[name] = m
+    return out
+
+
 def run(
     runs: int = 20,
     quick: bool = False,
@@ -64,46 +93,46 @@ def run(
     log: Callable[[str], None] = print,
     command: tuple[str, list[str] | None] = ("memae benchmark kdd", None),
     partial: Path | None = None,
+    jobs: int = 1,
 ) -> dict[str, Any]:
     """Run the protocol ``runs`` times; with ``partial``, save after every run and resume.
 
     Run ``r`` uses seed ``r`` for the split and the models, so a resumed benchmark gives
-    the same figures as an uninterrupted one.
+    the same figures as an uninterrupted one. ``jobs > 1`` runs that many runs at once
+    in worker processes (one torch thread each).
     """
     X, y = load_kdd(data)
-    factories = methods(quick)
-    names = only or list(factories)
+    names = only or list(methods(quick))
     per_run: dict[str, list[dict[str, float]]] = {m: [] for m in names}
     if partial is not None and partial.is_file():
         saved = json.loads(partial.read_text())
         if saved.get("methods") == names and saved.get("quick") == quick:
             per_run = saved["per_run"]
             log(f"resuming after run {len(per_run[names[0]])} from {partial}")
-    for r in range(len(per_run[names[0]]), runs):
-        train, test = kdd_split(y, seed=r)
+    todo = range(len(per_run[names[0]]), runs)
+
+    def record(r: int, rows: dict[str, dict[str, float]]) -> None:
         for name in names:
-            det = factories[name](r)
-            t0 = time.perf_counter()
-            det.fit(X[train])
-            fit_s = time.perf_counter() - t0
-            train_scores = getattr(det, "decision_scores_", None)
-            if train_scores is None:
-                train_scores = det.decision_function(X[train])
-            t0 = time.perf_counter()
-            test_scores = det.decision_function(X[test])
-            score_s = time.perf_counter() - t0
-            m = kdd_metrics(train_scores, test_scores, y[test])
-            m.update(fit_seconds=fit_s, score_seconds=score_s)
-            if hasattr(det, "history_"):  # deep detectors: how training ended
-                m.update(epochs=len(det.history_), converged=bool(det.stopped_early_))
+            m = rows[name]
             per_run[name].append(m)
             log(
                 f"run {r + 1}/{runs} {name:16s} P {m['precision']:.4f} R {m['recall']:.4f} "
-                f"F1 {m['f1']:.4f} AUC {m['roc_auc']:.4f} fit {fit_s:.1f}s"
+                f"F1 {m['f1']:.4f} AUC {m['roc_auc']:.4f} fit {m['fit_seconds']:.1f}s"
             )
-        if partial is not None:
+        if partial is not None:  # runs are recorded in order: the file holds runs 0..r
             partial.parent.mkdir(parents=True, exist_ok=True)
-            partial.write_text(json.dumps({"methods": names, "quick": quick, "per_run": per_run}))
+            tmp = partial.with_suffix(".tmp")
+            tmp.write_text(json.dumps({"methods": names, "quick": quick, "per_run": per_run}))
+            tmp.replace(partial)
+
+    if jobs > 1:  # whole runs in parallel, one torch thread each
+        with ProcessPoolExecutor(jobs, initializer=torch.set_num_threads, initargs=(1,)) as pool:
+            futures = [pool.submit(_one_run, r, quick, data, names) for r in todo]
+            for r, fut in zip(todo, futures, strict=True):
+                record(r, fut.result())
+    else:
+        for r in todo:
+            record(r, _one_run(r, quick, data, names, (X, y)))
     per_run = {name: rows[:runs] for name, rows in per_run.items()}
     train, test = kdd_split(y, seed=0)
     summary = {
@@ -183,6 +212,7 @@ def main(argv: list[str] | None = None, prog: str = "memae benchmark kdd") -> No
     parser.add_argument("--methods", nargs="+", default=None, help="subset of methods")
     parser.add_argument("--out", type=Path, default=Path("benchmarks/results"))
     parser.add_argument("--readme", type=Path, default=None, help="README to update")
+    parser.add_argument("--jobs", type=int, default=1, help="runs at a time (processes)")
     args = parser.parse_args(argv)
     runs = args.runs or (1 if args.quick else 20)
     stem = "kdd-quick" if args.quick else "kdd"
@@ -194,6 +224,7 @@ def main(argv: list[str] | None = None, prog: str = "memae benchmark kdd") -> No
         only=args.methods,
         command=(prog, argv),
         partial=partial,
+        jobs=args.jobs,
     )
     md = markdown(results)
     write_results(results, md, args.out, stem)
