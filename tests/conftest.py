@@ -77,21 +77,30 @@ def same_weights(a: torch.nn.Module, b: torch.nn.Module) -> bool:
     return sa.keys() == sb.keys() and all(torch.equal(sa[k], sb[k]) for k in sa)
 
 
-@pytest.fixture(scope="session")
-def off_manifold():
-    """Normal rows on a 3-d linear manifold in 12-d; anomalies off it *with the norms of
-    normal rows*, so that no statistic of size (such as ||x||^2, which an untrained
-    network's error tracks) separates them: only a learned model of the manifold does."""
-    rng = np.random.default_rng(1)
-    basis = rng.normal(size=(3, 12))
-    normal = rng.normal(size=(1500, 3)) @ basis + 0.05 * rng.normal(size=(1500, 12))
-    test_normal = rng.normal(size=(200, 3)) @ basis + 0.05 * rng.normal(size=(200, 12))
-    anomalies = rng.normal(size=(200, 12))
-    norms = np.linalg.norm(rng.normal(size=(200, 3)) @ basis, axis=1, keepdims=True)
+def make_off_manifold(rank: int, dim: int, n_train: int, n_test: int, seed: int):
+    """Normal rows on a ``rank``-d linear manifold in ``dim``-d (noise 0.05); anomalies
+    off it *with the norms of normal rows*, so that no statistic of size (such as
+    ||x||^2, which an untrained network's error tracks) separates them: only a learned
+    model of the manifold does. Returns ``(X, X_test, y_test)``."""
+    rng = np.random.default_rng(seed)
+    basis = rng.normal(size=(rank, dim))
+
+    def normal(n):
+        return rng.normal(size=(n, rank)) @ basis + 0.05 * rng.normal(size=(n, dim))
+
+    X, test_normal = normal(n_train), normal(n_test)
+    anomalies = rng.normal(size=(n_test, dim))
+    norms = np.linalg.norm(rng.normal(size=(n_test, rank)) @ basis, axis=1, keepdims=True)
     anomalies *= norms / np.linalg.norm(anomalies, axis=1, keepdims=True)
     X_test = np.concatenate([test_normal, anomalies]).astype(np.float32)
-    y_test = np.r_[np.zeros(200, int), np.ones(200, int)]
-    return normal.astype(np.float32), X_test, y_test
+    y_test = np.r_[np.zeros(n_test, int), np.ones(n_test, int)]
+    return X.astype(np.float32), X_test, y_test
+
+
+@pytest.fixture(scope="session")
+def off_manifold():
+    """:func:`make_off_manifold` with a 3-d manifold in 12-d, 1,500 training rows."""
+    return make_off_manifold(3, 12, 1500, 200, seed=1)
 
 
 def untrained_auc(det, X, X_test, y_test) -> float:

@@ -217,16 +217,16 @@ def test_video_memae_separates_a_fast_object_and_round_trips(tmp_path):
     test = _moving_bar_videos(4, 24, rng)
     frames = test.frames.copy()
     labels = np.zeros(len(frames), np.int64)
-    for i in (1, 3):  # an intruder: a square jumping around in the second half
+    for i in (1, 3):  # in the second half the bar jumps around: same look, wrong motion
         sl = test.video(i)
         for t in range(sl.start + 12, sl.stop):
-            r, c = rng.integers(0, 12, 2)
-            frames[t, r : r + 5, c : c + 5] = 255
+            frames[t] = 40
+            frames[t, :, rng.integers(0, 16)] = 220
             labels[t] = 1
     test = Videos(frames, test.names, test.offsets, labels)
     det = MemAE(
         hidden_dims=(8, 16), latent_dim=16, memory_size=50, activation="leaky_relu",
-        preprocessing="image", epochs=6, batch_size=16, lr=3e-3, random_state=0,
+        preprocessing="image", epochs=12, batch_size=16, lr=3e-3, random_state=0,
         validation_fraction=0.0,
     )  # fmt: skip
     det.fit(train.windows(8))
@@ -235,7 +235,13 @@ def test_video_memae_separates_a_fast_object_and_round_trips(tmp_path):
     clips = test.windows(8)
     scores = det.decision_function(clips)
     res = video_aucs(scores, test, 8)
-    assert res["all"]["auc_raw"] > 0.9, res["all"]
+    # every frame has the same brightness, so only learned motion tells them apart;
+    # the untrained network reaches 0.84 (measured), the clip brightness 0.5
+    brightness = np.asarray(clips).reshape(len(clips), -1).mean(axis=1)
+    assert video_aucs(brightness, test, 8)["all"]["auc_raw"] == 0.5
+    control = MemAE(**{**det.get_params(), "lr": 1e-12, "epochs": 1}).fit(train.windows(8))
+    untrained = video_aucs(control.decision_function(clips), test, 8)["all"]["auc_raw"]
+    assert res["all"]["auc_raw"] > 0.95 and res["all"]["auc_raw"] > untrained + 0.1, res["all"]
     # the lazy clips and a materialised copy score identically; save/load keeps scores
     np.testing.assert_array_equal(scores, det.decision_function(np.asarray(clips)))
     np.testing.assert_array_equal(scores, np.concatenate(list(det.iter_scores(clips, chunksize=7))))

@@ -63,9 +63,15 @@ def _mnist_models(work: Path, data: Any, quick: bool) -> dict[str, Any]:
 
 
 def _latent(det: Any, Xt: np.ndarray, y: np.ndarray, path: Path, title: str) -> float:
+    """Draw the codes; return the ROC-AUC of the hole score alone (what the figure shows)."""
     ref = det.network_.reference.cpu().numpy()
     plot_latent_2d(ref, det.codes(Xt), y, path, title)
-    return float(roc_auc_score(y, det.decision_function(Xt)))
+    own = det.score
+    det.score = "hole"
+    try:
+        return float(roc_auc_score(y, det.decision_function(Xt)))
+    finally:
+        det.score = own
 
 
 def _norms(det: Any, Xt: np.ndarray, y: np.ndarray, path: Path, title: str) -> float:

@@ -170,16 +170,8 @@ def conv2d_backbone(
     if len(sample_shape) != 3:
         raise ValueError(f"the 'conv2d' backbone needs images (C, H, W), got {sample_shape}")
     strides = [(stride, stride)] * (len(hidden_dims) + 1)
-    return _conv_backbone(
-        sample_shape,
-        hidden_dims,
-        latent_dim,
-        activation,
-        kernel_sizes,
-        strides,
-        mirror=False,
-        linear_code=linear_code,
-    )
+    layers = (sample_shape, hidden_dims, latent_dim, activation, kernel_sizes, strides)
+    return _conv_backbone(*layers, mirror=False, linear_code=linear_code)
 
 
 def conv3d_backbone(
@@ -209,16 +201,8 @@ def conv3d_backbone(
             f"the 'conv3d' backbone needs clips (C, T, H, W), got samples of shape {sample_shape}"
         )
     strides = [(1, 2, 2)] + [(2, 2, 2)] * len(hidden_dims)
-    return _conv_backbone(
-        sample_shape,
-        hidden_dims,
-        latent_dim,
-        activation,
-        kernel_sizes,
-        strides,
-        mirror=True,
-        linear_code=linear_code,
-    )
+    layers = (sample_shape, hidden_dims, latent_dim, activation, kernel_sizes, strides)
+    return _conv_backbone(*layers, mirror=True, linear_code=linear_code)
 
 
 BackboneBuilder = Callable[..., Backbone]
