@@ -101,7 +101,7 @@ def markdown(after: dict, before: dict | None) -> str:
         lines.append(f"| {name} | " + " | ".join(cells) + f" | {conv} of {len(kinds)} |")
     lines += [
         "",
-        "Bold: an \"after\" figure below the 0.95 that `tests/test_sanity.py` requires of "
+        'Bold: an "after" figure below the 0.95 that `tests/test_sanity.py` requires of '
         "every detector's defaults (CompactVAE-lipschitz is not a default and is shown for "
         "reference). "
         '"Untrained": the same detector with lr 1e-12 for one epoch; a shift or far-out '
