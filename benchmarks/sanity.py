@@ -27,6 +27,7 @@ import memae
 from memae.benchmarks.report import environment, update_readme
 
 ROOT = Path(__file__).resolve().parents[1]
+BEFORE_COMMIT = "74d4729"  # the last commit before issue 23's fixes
 _spec = importlib.util.spec_from_file_location(
     "_sanity_data", ROOT / "src" / "memae" / "datasets" / "synthetic.py"
 )
@@ -78,8 +79,9 @@ def markdown(after: dict, before: dict | None) -> str:
         "ROC-AUC on the sanity sets (16-D, seed 0, defaults), "
         f"`{after['environment']['command']}`"
         + (
-            "; before: the same script on the code before issue 23 "
-            f"(`{before['environment']['command']}`)"
+            "; before: the same script run against the code before issue 23, commit "
+            f"`{BEFORE_COMMIT}` (`PYTHONPATH=<checkout of {BEFORE_COMMIT}>/src "
+            f"{before['environment']['command']}`)"
             if before
             else ""
         )
