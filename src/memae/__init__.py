@@ -16,6 +16,7 @@ from memae.detectors import (
     NotFittedError,
 )
 from memae.io import ModelFileError, load
+from memae.selection import Selection, select
 from memae.training import TrainingError
 
 __all__ = [
@@ -27,7 +28,9 @@ __all__ = [
     "MemAE",
     "ModelFileError",
     "NotFittedError",
+    "Selection",
     "TrainingError",
     "__version__",
     "load",
+    "select",
 ]

@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np
 
 from memae._version import __version__
-from memae.readers import DEFAULT_CHUNKSIZE, read_table
+from memae.readers import DEFAULT_CHUNKSIZE, read_labelled, read_table
 
 MODELS = {
     "memae": "MemAE",
@@ -41,7 +41,16 @@ def cmd_fit(args: argparse.Namespace) -> None:
         det = cls.from_preset(args.preset, **overrides) if args.preset else cls(**overrides)
         # NPY is memory-mapped: float32 rows are read batch by batch, never copied whole.
         X = read_table(args.data, args.label_column, args.key, mmap=True)
-        det.fit(X, checkpoint_dir=args.checkpoint_dir, checkpoint_every=args.checkpoint_every)
+        fit_args: dict = {}
+        if args.validation is not None:  # labelled rows choose the epoch kept
+            fit_args["validation_data"] = read_labelled(args.validation, args.label_column)
+            fit_args["selection_metric"] = args.selection_metric
+        det.fit(
+            X,
+            checkpoint_dir=args.checkpoint_dir,
+            checkpoint_every=args.checkpoint_every,
+            **fit_args,
+        )
         det.save(args.out)
         if is_main_process():
             procs = f" by {get_world_size()} processes" if get_world_size() > 1 else ""
@@ -49,7 +58,9 @@ def cmd_fit(args: argparse.Namespace) -> None:
             what = f"{shape[0]} features" if len(shape) == 1 else f"samples of shape {shape}"
             print(
                 f"fitted {type(det).__name__} on {len(det.decision_scores_)} rows x "
-                f"{what} in {len(det.history_)} epochs{procs}; "
+                f"{what} in {len(det.history_)} epochs{procs}"
+                + (f" (epoch {det.best_epoch_} kept by {det.selection_})" if det.selection_ else "")
+                + "; "
                 f"threshold {det.threshold_:.6g}; saved to {args.out}"
             )
 
@@ -237,6 +248,16 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--checkpoint-dir", default=None, help="checkpoint (and resume) here")
     p.add_argument("--checkpoint-every", type=int, default=1, metavar="K")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
+    p.add_argument(
+        "--validation",
+        default=None,
+        metavar="FILE",
+        help="labelled rows (0 normal, 1 anomaly, in --label-column) that choose the "
+        "epoch kept, instead of the unlabelled validation loss (optimistic on FILE)",
+    )
+    p.add_argument(
+        "--selection-metric", choices=("roc_auc", "average_precision"), default="roc_auc"
+    )
     data_options(p)
     p.set_defaults(func=cmd_fit)
 

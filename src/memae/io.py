@@ -70,6 +70,7 @@ def save(detector, path: str | os.PathLike) -> Path:
             "seed": detector.seed_,
             "best_epoch": detector.best_epoch_,
             "stopped_early": detector.stopped_early_,
+            "selection": detector.selection_,
             "history": detector.history_,
         },
         "weights_sha256": hashlib.sha256(blob).hexdigest(),
@@ -178,6 +179,7 @@ def load(path: str | os.PathLike):
     detector.seed_ = seed
     detector.best_epoch_ = fitted.get("best_epoch")
     detector.stopped_early_ = bool(fitted.get("stopped_early", False))
+    detector.selection_ = fitted.get("selection")
     detector.history_ = fitted.get("history", [])
     detector.decision_scores_ = scores.numpy().astype(np.float64)
     detector.threshold_ = threshold

@@ -268,7 +268,8 @@ PRESETS["ped2-cpu"] = Preset(
         "channels 32-48-64-64 instead of 96-128-256-256 (code 64 x 2 x 4 x 4), about 20x "
         "fewer operations",
         "memory_size": "paper and official code: N = 2000 (items of size 64 here)",
-        "epochs, batch_size, lr, patience": _CONVERGENCE_SOURCE + "; at most 100 epochs of about 44 s over 90% of the 2,310 training clips (measured "
+        "epochs, batch_size, lr, patience": _CONVERGENCE_SOURCE
+        + "; at most 100 epochs of about 44 s over 90% of the 2,310 training clips (measured "
         "by benchmarks/video.py; issue 23: the 10-epoch budget before, and a 30-epoch study, "
         "ended with the validation loss still falling); lr 1e-3 (the image presets' value) "
         "rather than the official 1e-4; batch 14 as the official code",

@@ -8,6 +8,7 @@ scores a batch (see :class:`memae.AutoEncoder`, :class:`memae.MemAE`).
 
 from __future__ import annotations
 
+import hashlib
 import os
 from abc import abstractmethod
 from collections.abc import Iterator, Sequence
@@ -16,6 +17,7 @@ from typing import Any, ClassVar
 import numpy as np
 import torch
 from sklearn.base import BaseEstimator
+from sklearn.metrics import average_precision_score, roc_auc_score
 from torch import Tensor, nn
 
 from memae import distributed
@@ -25,6 +27,9 @@ from memae.preprocessing import Preprocessing, Scaler, network_shape
 from memae.readers import DEFAULT_CHUNKSIZE, iter_table
 from memae.training import TrainConfig, train
 from memae.validation import check_array
+
+#: labelled metrics for ``fit(validation_data=...)`` (higher is better)
+SELECTION_METRICS = {"roc_auc": roc_auc_score, "average_precision": average_precision_score}
 
 _INFERENCE_ELEMENTS = 1 << 22  # floats per scoring batch (about 16 MB of input)
 
@@ -69,8 +74,13 @@ class BaseDetector(BaseEstimator):
     best_epoch_ : int or None
         The epoch whose weights were kept (lowest validation loss), if validated.
     stopped_early_ : bool
-        Whether training stopped because the validation loss had not improved for
-        ``patience`` epochs (converged), rather than at the ``epochs`` maximum.
+        Whether training stopped because the validation loss (or labelled metric) had
+        not improved for ``patience`` epochs (converged), rather than at the
+        ``epochs`` maximum.
+    selection_ : str or None
+        What chose ``best_epoch_``: ``"unlabelled validation loss"``, ``"labelled
+        roc_auc"`` / ``"labelled average_precision"`` (``fit(validation_data=...)``),
+        or None (no validation: the last epoch).
     seed_ : int
         The seed actually used (drawn at random when ``random_state`` is None).
     device_ : torch.device
@@ -172,6 +182,8 @@ class BaseDetector(BaseEstimator):
         checkpoint_every: int = 1,
         resume: bool = True,
         callbacks: tuple = (),
+        validation_data: tuple[Any, Any] | None = None,
+        selection_metric: str = "roc_auc",
     ):
         """Train on ``X`` (assumed mostly normal) and set the threshold.
 
@@ -190,12 +202,25 @@ class BaseDetector(BaseEstimator):
             an interrupted fit continues from it and ends with the same weights.
         callbacks : tuple of callables
             ``cb(epoch, losses)`` after every epoch.
+        validation_data : (X_val, y_val), optional
+            A few labelled rows (``y_val`` 1 = anomaly, 0 = normal, both present).
+            Early stopping and the weights kept then follow ``selection_metric`` on
+            them, computed after every epoch (recorded as ``val_metric`` in
+            ``history_``), instead of the unlabelled validation loss, which is still
+            recorded (``val_recon``). Without it, nothing changes. Labelled selection
+            is optimistic on ``X_val``: report results on other data.
+        selection_metric : {"roc_auc", "average_precision"}, default="roc_auc"
 
         Returns
         -------
         self
         """
         self._check_params()
+        if selection_metric not in SELECTION_METRICS:
+            raise ValueError(
+                f"selection_metric must be one of {sorted(SELECTION_METRICS)}, "
+                f"got {selection_metric!r}"
+            )
         arr, names = check_array(X, estimator=type(self).__name__)
         self.scaler_ = Scaler.fit(arr, self.preprocessing)  # also checks the image layout
         # Every rank of a multi-process fit uses rank 0's seed (drawn or given).
@@ -221,22 +246,44 @@ class BaseDetector(BaseEstimator):
             seed=self.seed_,
             verbose=self.verbose,
         )
-        result = train(
-            network,
-            arr,
-            self._loss,
-            config,
-            transform=self.scaler_,
-            device=self.device_,
-            checkpoint_dir=checkpoint_dir,
-            checkpoint_every=checkpoint_every,
-            resume=resume,
-            callbacks=callbacks,
-        )
+        monitor, monitor_id = None, ""
+        if validation_data is not None:
+            X_val, y_val = self._check_validation_data(validation_data)
+            metric = SELECTION_METRICS[selection_metric]
+            digest = hashlib.sha256(np.ascontiguousarray(X_val).tobytes())
+            digest.update(y_val.tobytes() + selection_metric.encode())
+            monitor_id = digest.hexdigest()
+
+            def monitor(model: nn.Module) -> float:
+                return metric(y_val, self._validation_scores(model, arr, X_val))
+
+        try:
+            result = train(
+                network,
+                arr,
+                self._loss,
+                config,
+                transform=self.scaler_,
+                device=self.device_,
+                checkpoint_dir=checkpoint_dir,
+                checkpoint_every=checkpoint_every,
+                resume=resume,
+                callbacks=callbacks,
+                monitor=monitor,
+                monitor_id=monitor_id,
+            )
+        except BaseException:
+            self.__dict__.pop("network_", None)  # a labelled monitor sets it while training
+            raise
         self.network_ = network
         self.history_ = result.history
         self.best_epoch_ = result.best_epoch
         self.stopped_early_ = result.stopped_early
+        self.selection_ = {
+            None: None,
+            "unlabelled": "unlabelled validation loss",
+            "labelled": f"labelled {selection_metric}",
+        }[result.selection]
         self._after_training(arr)
         # With several processes each rank scores its share of the training rows.
         start, stop = distributed.shard_bounds(len(arr))
@@ -248,6 +295,47 @@ class BaseDetector(BaseEstimator):
 
     def _after_training(self, arr: Any) -> None:
         """Hook: fitted state beyond the weights (``network_`` is set), before scoring."""
+
+    def _check_validation_data(self, validation_data: Any) -> tuple[Any, np.ndarray]:
+        """``(X_val, y_val)`` checked: the fitted sample shape, 0/1 labels of both kinds."""
+        try:
+            X_val, y_val = validation_data
+        except (TypeError, ValueError):
+            raise ValueError("validation_data must be a pair (X_val, y_val)") from None
+        X_val, _ = check_array(
+            X_val,
+            name="X_val",
+            sample_shape=self.sample_shape_,
+            feature_names=getattr(self, "feature_names_in_", None),
+            estimator=type(self).__name__,
+        )
+        y_val = np.asarray(y_val)
+        if y_val.ndim != 1 or len(y_val) != len(X_val):
+            raise ValueError(
+                f"y_val must be 1-D with one label per row of X_val ({len(X_val)}), "
+                f"got shape {y_val.shape}"
+            )
+        if not np.isin(y_val, (0, 1)).all():
+            raise ValueError("y_val must hold 0 (normal) and 1 (anomaly) only")
+        y_val = y_val.astype(np.int64)
+        if y_val.min() == y_val.max():
+            raise ValueError("y_val needs both normal (0) and anomalous (1) rows")
+        return X_val, y_val
+
+    def _validation_scores(self, model: nn.Module, arr: Any, X_val: Any) -> np.ndarray:
+        """Scores of ``X_val`` by ``model`` in training (for a labelled selection metric).
+
+        The scoring helpers read the fitted state, so ``model`` is installed as
+        ``network_`` and :meth:`_after_training` runs (e.g. CompactVAE's reference
+        codes); :meth:`fit` installs the kept weights at the end. Non-finite scores
+        count as the worst possible metric.
+        """
+        self.network_ = model
+        self._after_training(arr)
+        try:
+            return self._scores(X_val)
+        except FloatingPointError:
+            return np.zeros(len(X_val))  # every row tied: chance level, never preferred
 
     def _training_scores(self, share: Any, start: int) -> np.ndarray:
         """Scores of the training rows ``start, start + 1, ...`` (``decision_scores_``)."""

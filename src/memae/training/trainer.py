@@ -110,6 +110,9 @@ class TrainResult:
     best_epoch: int | None = None
     stopped_early: bool = False
     resumed_from_epoch: int = 0
+    #: what chose ``best_epoch``: "labelled" (the ``monitor``), "unlabelled" (the
+    #: validation loss) or None (no validation: the last epoch)
+    selection: str | None = None
 
 
 def _epoch_seed(seed: int, epoch: int) -> int:
@@ -238,6 +241,8 @@ def train(
     checkpoint_every: int = 1,
     resume: bool = True,
     callbacks: Sequence[EpochCallback] = (),
+    monitor: Callable[[nn.Module], float] | None = None,
+    monitor_id: str = "",
 ) -> TrainResult:
     """Train ``model`` in place on the rows of ``data`` and return its history.
 
@@ -274,6 +279,13 @@ def train(
         The result is identical to an uninterrupted run.
     callbacks : sequence of callables
         ``cb(epoch, losses)`` after every epoch (after any checkpoint is written).
+    monitor : callable, optional
+        ``monitor(model) -> float``, higher is better, called in eval mode after every
+        epoch (for example the ROC-AUC on labelled validation data). When given, it
+        replaces the validation loss for early stopping and for the weights kept; the
+        validation loss (if any) is still recorded. Recorded as ``val_metric``.
+    monitor_id : str
+        Identifies the monitor's data in the checkpoint fingerprint.
 
     Raises
     ------
@@ -296,7 +308,7 @@ def train(
     result = TrainResult()
     best_val, best_state, bad_epochs, start_epoch = math.inf, None, 0, 0
     ckpt_dir = Path(checkpoint_dir) if checkpoint_dir is not None else None
-    fingerprint = _fingerprint(model, data, config) if ckpt_dir is not None else ""
+    fingerprint = _fingerprint(model, data, config) + monitor_id if ckpt_dir is not None else ""
     if ckpt_dir is not None and resume:
         found = _read_checkpoint(ckpt_dir, fingerprint)
         if found is not None:
@@ -311,6 +323,7 @@ def train(
             bad_epochs, start_epoch = meta["bad_epochs"], meta["epoch"]
             result.history, result.best_epoch = meta["history"], meta["best_epoch"]
             result.stopped_early = meta["stopped_early"]
+            result.selection = meta.get("selection")
             result.resumed_from_epoch = start_epoch
     if not distributed.all_agree(start_epoch):
         raise TrainingError(
@@ -328,6 +341,7 @@ def train(
             "best_epoch": result.best_epoch,
             "bad_epochs": bad_epochs,
             "stopped_early": result.stopped_early,
+            "selection": result.selection,
             "history": result.history,
         }
         _write_checkpoint(ckpt_dir, model, opt, best_state, meta)
@@ -390,12 +404,18 @@ def train(
                     "learning rate or check the input scaling (preprocessing)"
                 )
             losses = {"epoch": epoch + 1, "loss": train_loss}
+            quantity = None  # what early stopping minimises this epoch
             if val_idx is not None:
                 val_sum = _loss_sum(model, rows, val_idx, loss_fn, bs)
-                val_loss = _finite_mean(distributed.all_reduce_sum(val_sum))
-                losses["val_recon"] = val_loss
-                if math.isinf(best_val) or val_loss < best_val - config.tol * abs(best_val):
-                    best_val, bad_epochs, result.best_epoch = val_loss, 0, epoch + 1
+                quantity = losses["val_recon"] = _finite_mean(distributed.all_reduce_sum(val_sum))
+            if monitor is not None:
+                model.eval()
+                losses["val_metric"] = float(monitor(model))
+                quantity = -losses["val_metric"]
+            if quantity is not None:
+                result.selection = "unlabelled" if monitor is None else "labelled"
+                if math.isinf(best_val) or quantity < best_val - config.tol * abs(best_val):
+                    best_val, bad_epochs, result.best_epoch = quantity, 0, epoch + 1
                     best_state = copy.deepcopy(model.state_dict())
                 else:
                     bad_epochs += 1

@@ -1,0 +1,128 @@
+"""Model selection with a few labelled anomalies: fit(validation_data=...) and select."""
+
+import json
+
+import numpy as np
+import pytest
+from sklearn.metrics import roc_auc_score
+
+import memae
+from memae import AutoEncoder, CompactVAE, MemAE
+from memae.cli import main
+
+
+def _noisy_manifold(seed=0):
+    """Normal rows: a 3-d subspace of R^12 plus isotropic noise 0.3; anomalies: pushed
+    off the subspace by 1.2. A 12-d code learns the noise too (lower validation loss)
+    and reconstructs the anomalies as well; a 3-d code cannot."""
+    rng = np.random.default_rng(seed)
+    q, _ = np.linalg.qr(rng.normal(size=(12, 12)))
+    inside, outside = q[:, :3], q[:, 3:]
+
+    def normal(n):
+        return rng.normal(size=(n, 3)) @ inside.T * 2 + 0.3 * rng.normal(size=(n, 12))
+
+    def anomalous(n):
+        off = rng.normal(size=(n, 9)) @ outside.T
+        return normal(n) + 1.2 * off / np.linalg.norm(off, axis=1, keepdims=True)
+
+    X = normal(2000).astype(np.float32)
+    X_val = np.concatenate([normal(100), anomalous(10)]).astype(np.float32)
+    X_test = np.concatenate([normal(300), anomalous(300)]).astype(np.float32)
+    return X, (X_val, np.r_[np.zeros(100), np.ones(10)]), X_test, np.r_[np.zeros(300), np.ones(300)]
+
+
+PARAMS = {"hidden_dims": (64,), "epochs": 200, "random_state": 0}
+
+
+@pytest.mark.slow
+def test_labels_pick_the_checkpoint_the_unlabelled_loss_gets_wrong():
+    X, val, X_test, y_test = _noisy_manifold()
+    params = {**PARAMS, "latent_dim": 12}
+    # unlabelled: the loss keeps falling as the 12-d code learns the noise, and with it
+    # to reconstruct the anomalies; the last epoch is kept
+    plain = AutoEncoder(**params).fit(X)
+    labelled = AutoEncoder(**params).fit(X, validation_data=val)
+    assert labelled.best_epoch_ < plain.best_epoch_ / 2
+    auc_plain = roc_auc_score(y_test, plain.decision_function(X_test))
+    auc_labelled = roc_auc_score(y_test, labelled.decision_function(X_test))
+    assert auc_labelled > auc_plain + 0.05  # on held-out test rows, not the labelled ones
+    # select: a grid of settings, each with its labelled checkpoint
+    sel = memae.select(AutoEncoder(**PARAMS), X, val, param_grid={"latent_dim": [3, 12]})
+    assert [r["params"]["latent_dim"] for r in sel.results_] == [3, 12]
+    assert sel.unlabelled_index_ == 1  # the 12-d code reconstructs the noise: lower loss
+    assert sel.results_[sel.best_index_]["metric"] == max(r["metric"] for r in sel.results_)
+    best = roc_auc_score(y_test, sel.best_estimator_.decision_function(X_test))
+    assert best > auc_plain + 0.05
+    assert "(chosen)" in sel.table() and "(lowest loss)" in sel.table()
+
+
+def test_validation_data_chooses_the_epoch_and_is_recorded(tmp_path):
+    X, val, X_test, _ = _noisy_manifold()
+    params = {**PARAMS, "epochs": 12, "latent_dim": 3, "patience": None}
+    plain = AutoEncoder(**params).fit(X)
+    assert plain.selection_ == "unlabelled validation loss"
+    assert all("val_metric" not in h for h in plain.history_)
+    det = AutoEncoder(**params).fit(X, validation_data=val, selection_metric="average_precision")
+    assert det.selection_ == "labelled average_precision"
+    metric = [h["val_metric"] for h in det.history_]
+    assert len(metric) == 12 and all("val_recon" in h for h in det.history_)  # both kept
+    assert metric[det.best_epoch_ - 1] == max(metric)
+    # the kept weights are that epoch's: its metric is what the fitted model gives
+    from sklearn.metrics import average_precision_score
+
+    assert average_precision_score(val[1], det.decision_function(val[0])) == pytest.approx(
+        max(metric)
+    )
+    # the same losses as without labels (training itself is unchanged), other epoch kept
+    np.testing.assert_array_equal(
+        [h["loss"] for h in det.history_], [h["loss"] for h in plain.history_]
+    )
+    det.save(tmp_path / "m")
+    again = memae.load(tmp_path / "m")
+    assert again.selection_ == det.selection_ and again.history_ == det.history_
+    assert again.best_epoch_ == det.best_epoch_
+    np.testing.assert_array_equal(again.decision_function(X_test), det.decision_function(X_test))
+
+
+def test_compactvae_and_memae_select_with_labels():
+    X, val, _, _ = _noisy_manifold()
+    for det in (CompactVAE(epochs=4, random_state=0), MemAE(epochs=4, random_state=0)):
+        det.fit(X, validation_data=val)
+        assert det.selection_ == "labelled roc_auc" and len(det.history_) == 4
+        metric = max(h["val_metric"] for h in det.history_)
+        assert roc_auc_score(val[1], det.decision_function(val[0])) == pytest.approx(metric)
+
+
+def test_bad_validation_data_raises():
+    X, (X_val, y_val), _, _ = _noisy_manifold()
+    det = AutoEncoder(epochs=1)
+    for bad, match in (
+        ((X_val, y_val[:-1]), "one label per row"),
+        ((X_val, np.zeros_like(y_val)), "both normal"),
+        ((X_val, y_val * 2), "0 .normal. and 1"),
+        ((X_val[:, :5], y_val), "features"),
+        (X_val, "pair"),
+    ):
+        with pytest.raises(ValueError, match=match):
+            det.fit(X, validation_data=bad)
+        assert not hasattr(det, "network_")
+    with pytest.raises(ValueError, match="selection_metric"):
+        det.fit(X, validation_data=(X_val, y_val), selection_metric="f1")
+
+
+def test_cli_fit_with_a_labelled_validation_file(tmp_path):
+    pd = pytest.importorskip("pandas")
+    X, (X_val, y_val), _, _ = _noisy_manifold()
+    cols = [f"f{i}" for i in range(12)]
+    pd.DataFrame(X, columns=cols).assign(y=0).to_csv(tmp_path / "train.csv", index=False)
+    pd.DataFrame(X_val, columns=cols).assign(y=y_val.astype(int)).to_csv(
+        tmp_path / "val.csv", index=False
+    )
+    args = ["fit", str(tmp_path / "train.csv"), "--model", "ae", "--epochs", "3",
+            "--random-state", "0", "--label-column", "y", "--validation",
+            str(tmp_path / "val.csv"), "--out", str(tmp_path / "m"), "--quiet"]  # fmt: skip
+    assert main(args) == 0
+    fitted = json.loads((tmp_path / "m" / "config.json").read_text())["fitted"]
+    assert fitted["selection"] == "labelled roc_auc"
+    assert all("val_metric" in h for h in fitted["history"])
