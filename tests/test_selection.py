@@ -126,3 +126,42 @@ def test_cli_fit_with_a_labelled_validation_file(tmp_path):
     fitted = json.loads((tmp_path / "m" / "config.json").read_text())["fitted"]
     assert fitted["selection"] == "labelled roc_auc"
     assert all("val_metric" in h for h in fitted["history"])
+
+
+# ------------------------------------------------- the labelled track's splits
+def test_labelled_validation_splits_are_disjoint_from_the_test_rows(kdd):
+    from memae.datasets import load_odds
+    from memae.evaluation import kdd_split, labelled_validation, normal_split
+
+    from .conftest import data_root
+
+    _, y = kdd
+    splits = [(y, *kdd_split(y, seed=0))]
+    for name in ("cardio", "lympho"):
+        yo = load_odds(name, data_root())[1]
+        splits.append((yo, *normal_split(yo, 0)))
+    for labels, train, test in splits:
+        tr, val, te = labelled_validation(labels, train, test, seed=0)
+        assert not set(val) & set(te) and not set(val) & set(tr) and not set(tr) & set(te)
+        assert set(tr) | set(val) | set(te) == set(train) | set(test)  # nothing lost
+        assert (labels[tr] == 0).all() and 0 < labels[val].sum() <= labels[test].sum() // 2
+        n_val_normal = (labels[val] == 0).sum()
+        assert n_val_normal == round(0.1 * len(train))
+        assert labels[val].sum() == min(
+            int(np.ceil(0.01 * (len(train) - n_val_normal))), labels[test].sum() // 2
+        )
+        again = labelled_validation(labels, train, test, seed=0)
+        assert all(np.array_equal(a, b) for a, b in zip(again, (tr, val, te), strict=True))
+
+
+def test_one_class_validation_uses_the_training_split_only():
+    from memae.evaluation import one_class_validation
+
+    y_train = np.repeat(np.arange(10), 600)
+    train, val, y_val = one_class_validation(y_train, 3, seed=1)
+    assert (y_train[train] == 3).all() and len(train) == 540
+    assert not set(train) & set(val)
+    assert ((y_train[val] != 3) == (y_val == 1)).all()
+    assert (y_val == 0).sum() == 60 and (y_val == 1).sum() == 6  # 1% of 540, rounded up
+    with pytest.raises(ValueError, match="normal_fraction"):
+        one_class_validation(y_train, 3, seed=1, normal_fraction=1.5)
