@@ -81,6 +81,34 @@ def test_kdd_run_by_hand_and_resume(kdd_stub, tmp_path):
         )
 
 
+def test_kdd_labelled_track_by_hand(kdd_stub, monkeypatch):
+    from memae.evaluation import labelled_validation
+
+    X, y = kdd_stub
+    seen = {}
+
+    class Deep(FirstFeature):
+        def fit(self, X, validation_data=None):
+            seen[self.seed] = validation_data
+            return super().fit(X)
+
+    monkeypatch.setattr(kdd, "methods", lambda quick: {"AE": Deep, "stub": FirstFeature})
+    FirstFeature.fitted = []
+    res = kdd.run(runs=2, log=lambda s: None, track="labelled")
+    assert res["track"] == "labelled"
+    for r in range(2):
+        train, val, test = labelled_validation(y, *kdd_split(y, seed=r), seed=r)
+        X_val, y_val = seen[r]  # the deep method got the labelled rows ...
+        np.testing.assert_array_equal(X_val, X[val])
+        np.testing.assert_array_equal(y_val, y[val])
+        fits = [f for s, f in FirstFeature.fitted if s == r]
+        assert len(fits) == 2 and all(np.array_equal(f, X[train]) for f in fits)
+        # ... and the test rows exclude them
+        s_test = X[test, 0].astype(np.float64)
+        assert res["per_run"]["AE"][r]["roc_auc"] == pytest.approx(roc_auc_score(y[test], s_test))
+    assert "**labelled validation** track" in kdd.markdown(res)
+
+
 # ------------------------------------------------------------------------ one-class
 def test_one_class_harness_by_hand(monkeypatch):
     rng = np.random.default_rng(0)
