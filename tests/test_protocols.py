@@ -11,6 +11,7 @@ import numpy as np
 import pytest
 from sklearn.metrics import precision_recall_fscore_support, roc_auc_score
 
+import memae
 from memae.benchmarks import images, kdd
 from memae.datasets import Videos
 from memae.evaluation import anomaly_subset, kdd_split, video_aucs
@@ -132,6 +133,38 @@ def test_one_class_harness_by_hand(monkeypatch):
     assert not np.array_equal(subset, anomaly_subset(labels, 8))  # seeded per seed
 
 
+class DeepStub(FirstFeature, memae.BaseDetector):
+    """A stub that the harnesses treat as a deep detector (it takes validation_data)."""
+
+    validation: ClassVar[list] = []
+
+    def fit(self, X, validation_data=None):
+        DeepStub.validation.append(validation_data)
+        return super().fit(X)
+
+
+def test_one_class_labelled_track_by_hand(monkeypatch):
+    from memae.evaluation import one_class_validation
+
+    rng = np.random.default_rng(0)
+    y, yt = np.repeat(np.arange(10), 200), np.repeat(np.arange(10), 30)
+    X = rng.integers(0, 256, size=(2000, 4, 4), dtype=np.uint8)
+    Xt = rng.integers(0, 256, size=(300, 4, 4), dtype=np.uint8)
+    monkeypatch.setattr(images, "_data", lambda dataset, data, quick: (X, y, Xt, yt))
+    monkeypatch.setattr(images, "methods", lambda dataset, quick: {"AE": DeepStub})
+    FirstFeature.fitted, DeepStub.validation = [], []
+    out = images.run_task("mnist", "AE", 3, 7, False, None, "", "labelled")
+    rows, val, y_val = one_class_validation(y, 3, 7)
+    np.testing.assert_array_equal(FirstFeature.fitted[0][1], X[rows])  # class 3, minus val
+    X_val, labels = DeepStub.validation[0]
+    np.testing.assert_array_equal(X_val, X[val])
+    np.testing.assert_array_equal(labels, y_val)
+    assert (y[val][y_val == 1] != 3).all() and (y[val][y_val == 0] == 3).all()
+    # the test set and its AUC are the unsupervised track's
+    scores = Xt.reshape(300, -1)[:, 0].astype(np.float64)
+    assert out["auc"] == pytest.approx(roc_auc_score((yt != 3).astype(int), scores))
+
+
 # --------------------------------------------------------------------------- video
 def test_official_convention_with_16_frame_clips():
     # two videos of 20 and 24 frames: 5 and 9 clips of 16 frames
@@ -186,3 +219,33 @@ def test_preset_values_against_the_papers():
         for model in preset.per_model:
             for key in preset_params(name, model):
                 assert any(key in k for k in preset.sources), f"{name}: {key} has no source"
+
+
+def test_leaderboard_labelled_track_rows(monkeypatch):
+    from memae.benchmarks import leaderboard
+    from memae.datasets import DataNotFoundError, load_odds
+    from memae.evaluation import labelled_validation, normal_split, toll_split
+
+    from .conftest import data_root
+
+    try:
+        X, y = load_odds("glass", data_root())
+        Xa, ya = load_odds("arrhythmia", data_root())
+    except DataNotFoundError:
+        pytest.skip("ODDS files not available")
+    monkeypatch.setattr(leaderboard, "methods", lambda quick: {"AE": DeepStub})
+    monkeypatch.setattr(leaderboard, "toll_methods", lambda quick: {"AE": DeepStub})
+    for part, name, data_y, split in (
+        ("odds", "glass", y, labelled_validation(y, *normal_split(y, 0), 0)),
+        ("toll", "arrhythmia", ya, toll_split(ya, 0)),  # Toll's own validation rows
+    ):
+        FirstFeature.fitted, DeepStub.validation = [], []
+        row = leaderboard.run_one(part, name, "AE", 0, False, data_root(), "labelled")
+        train, val, test = split
+        X_all = X if part == "odds" else Xa
+        np.testing.assert_array_equal(FirstFeature.fitted[0][1], X_all[train])
+        np.testing.assert_array_equal(DeepStub.validation[0][0], X_all[val])
+        np.testing.assert_array_equal(DeepStub.validation[0][1], data_y[val])
+        assert not set(val) & set(test)
+        scores = X_all[test, 0].astype(np.float64)
+        assert row["auc"] == pytest.approx(roc_auc_score(data_y[test], scores))

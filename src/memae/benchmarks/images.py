@@ -33,7 +33,7 @@ from sklearn.model_selection import GridSearchCV
 from sklearn.neighbors import KernelDensity
 from sklearn.svm import OneClassSVM
 
-from memae import VAE, AutoEncoder, CompactVAE, LatentNormAE, MemAE
+from memae import VAE, AutoEncoder, BaseDetector, CompactVAE, LatentNormAE, MemAE
 from memae.baselines import KNNDistance, PCAReconstruction
 from memae.benchmarks.report import (
     environment,
@@ -43,7 +43,7 @@ from memae.benchmarks.report import (
     write_results,
 )
 from memae.datasets import load_image_dataset
-from memae.evaluation import one_class_aucs, one_class_labels
+from memae.evaluation import one_class_aucs, one_class_labels, one_class_validation
 
 #: mean ROC-AUC of MemAE paper Table 1
 PAPER = {
@@ -160,20 +160,36 @@ def _init_worker(threads: int) -> None:
 
 
 def run_task(
-    dataset: str, method: str, cls: int, seed: int, quick: bool, data: str | None, save_dir: str
+    dataset: str,
+    method: str,
+    cls: int,
+    seed: int,
+    quick: bool,
+    data: str | None,
+    save_dir: str,
+    track: str = "unsupervised",
 ) -> dict[str, Any]:
     """Fit one method on one normal class with one seed; return its figures.
 
     With ``save_dir`` non-empty the test scores (and deep models) are kept there for
-    the figures.
+    the figures. ``track="labelled"``: labelled rows from the *training* split
+    (:func:`memae.evaluation.one_class_validation`: 10% of the class held out, and 1%
+    as many images of the other classes) choose the deep detectors' epochs; the
+    shallow references train on the same images; the test set is the same.
     """
     X, y, Xt, yt = _data(dataset, data, quick)
-    train = X[y == cls]
-    if quick:
-        train = train[:QUICK_TRAIN]
+    fit_args: dict[str, Any] = {}
+    if track == "labelled":
+        rows, val, y_val = one_class_validation(y, cls, seed)
+        train = X[rows[:QUICK_TRAIN] if quick else rows]
+        fit_args["validation_data"] = (X[val], y_val)
+    else:
+        train = X[y == cls]
+        if quick:
+            train = train[:QUICK_TRAIN]
     det = methods(dataset, quick)[method](seed)
     t0 = time.perf_counter()
-    det.fit(train)
+    det.fit(train, **(fit_args if isinstance(det, BaseDetector) else {}))
     fit_s = time.perf_counter() - t0
     t0 = time.perf_counter()
     scores = det.decision_function(Xt)
@@ -220,6 +236,7 @@ def run(
     log: Callable[[str], None] = print,
     command: tuple[str, list[str] | None] = ("memae benchmark mnist", None),
     keep_figures: bool = False,
+    track: str = "unsupervised",
 ) -> dict[str, Any]:
     """Run every (method, class, seed) task not yet in ``workdir`` and summarise them all.
 
@@ -229,7 +246,8 @@ def run(
     names = only or list(TABLE1)
     classes = list(range(10)) if classes is None else classes
     figure_class = classes[0]  # figures() reads the same class
-    work = workdir / f"{dataset}{'-quick' if quick else ''}"
+    labelled = "-labelled" if track == "labelled" else ""
+    work = workdir / f"{dataset}{labelled}{'-quick' if quick else ''}"
     figs = work / f"figure-class{figure_class}"
     tasks, figure_tasks = [], []
     for seed in range(seeds):  # seed-major: an interrupted run has whole seeds done first
@@ -260,7 +278,7 @@ def run(
 
     def args(task):
         keep = str(figs) if task[1] == figure_class and task[2] == 0 else ""
-        return (dataset, *task, quick, data, keep)
+        return (dataset, *task, quick, data, keep, track)
 
     if jobs > 1:
         threads = max(1, (os.cpu_count() or 1) // jobs)
@@ -272,6 +290,7 @@ def run(
         for t in tasks:
             record(t, run_task(*args(t)))
     results = summarise(dataset, names, classes, seeds, quick, work, command)
+    results["track"] = track
     results["jobs"] = jobs
     return results
 
@@ -340,7 +359,13 @@ def markdown(results: dict[str, Any]) -> str:
     classes = results["classes"]
     lines = [
         f"{ds.upper() if ds == 'mnist' else 'CIFAR-10'} one-class ROC-AUC, mean over classes "
-        f"(± std over {results['seeds']} seeds), `{results['environment']['command']}`:",
+        f"(± std over {results['seeds']} seeds)"
+        + (
+            ", **labelled validation** track (epochs chosen on a few labelled training images)"
+            if results.get("track") == "labelled"
+            else ""
+        )
+        + f", `{results['environment']['command']}`:",
         "",
         "| method | " + " | ".join(str(c) for c in classes) + " | mean | 30% anomalies | paper | "
         "mean - paper |",
@@ -454,8 +479,16 @@ def main(argv: list[str] | None = None, prog: str = "memae benchmark") -> None:
     parser.add_argument("--workdir", type=Path, default=None, help="default OUT/work")
     parser.add_argument("--no-figures", action="store_true")
     parser.add_argument("--readme", type=Path, default=None, help="README to update")
+    parser.add_argument(
+        "--track",
+        choices=("unsupervised", "labelled"),
+        default="unsupervised",
+        help="'labelled': a few labelled training images of the other classes choose the epochs",
+    )
     args = parser.parse_args(argv)
     seeds = args.seeds or (1 if args.quick else 3)
+    if args.track == "labelled":
+        args.no_figures = True  # the figures are the unsupervised track's
     classes = args.classes or ([0, 1] if args.quick else list(range(10)))
     workdir = args.workdir or args.out / "work"
     results = run(
@@ -469,15 +502,17 @@ def main(argv: list[str] | None = None, prog: str = "memae benchmark") -> None:
         workdir=workdir,
         command=(prog, argv),
         keep_figures=not args.no_figures,
+        track=args.track,
     )
-    stem = f"{args.dataset}{'-quick' if args.quick else ''}"
+    labelled = "-labelled" if args.track == "labelled" else ""
+    stem = f"{args.dataset}{labelled}{'-quick' if args.quick else ''}"
     md = markdown(results)
     write_results(results, md, args.out, stem)
     if not args.no_figures:
         figures(results, workdir / stem, args.out / "figures", args.dataset, args.data)
     print(md)
     if args.readme is not None and not args.quick:
-        update_readme(args.readme, args.dataset, md)
+        update_readme(args.readme, f"{args.dataset}{labelled}", md)
 
 
 if __name__ == "__main__":
