@@ -14,6 +14,7 @@ from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import torch
 from sklearn.ensemble import IsolationForest
 from sklearn.svm import OneClassSVM
@@ -151,6 +152,19 @@ def run(
         for r in todo:
             record(r, _one_run(r, quick, data, names, (X, y), track))
     per_run = {name: rows[:runs] for name, rows in per_run.items()}
+    return summarise(per_run, y, quick, command, track)
+
+
+def summarise(
+    per_run: dict[str, list[dict[str, float]]],
+    y: np.ndarray,
+    quick: bool,
+    command: tuple[str, list[str] | None],
+    track: str = "unsupervised",
+    planned: int | None = None,
+) -> dict[str, Any]:
+    """The results record of the runs in ``per_run`` (``planned``: of a run in progress)."""
+    runs = len(next(iter(per_run.values())))
     train, test = kdd_split(y, seed=0)
     summary = {
         name: {
@@ -177,6 +191,7 @@ def run(
             else ""
         ),
         "runs": runs,
+        "runs_planned": planned or runs,
         "quick": quick,
         "n_train": len(train),
         "n_test": len(test),
@@ -194,8 +209,10 @@ def markdown(results: dict[str, Any]) -> str:
         return f"{stat['mean']:.4f} ± {stat['std']:.4f}"
 
     track = results.get("track", "unsupervised")
+    planned = results.get("runs_planned", results["runs"])
+    progress = f" of {planned} (the run is in progress)" if planned > results["runs"] else ""
     lines = [
-        f"KDDCUP99, {results['runs']} runs (mean ± std)"
+        f"KDDCUP99, {results['runs']} runs{progress} (mean ± std)"
         + (", **labelled validation** track" if track == "labelled" else "")
         + f", `{results['environment']['command']}`:",
         "",
@@ -247,12 +264,26 @@ def main(argv: list[str] | None = None, prog: str = "memae benchmark kdd") -> No
         default="unsupervised",
         help="'labelled': a few labelled rows, disjoint from the test set, choose the epochs",
     )
+    parser.add_argument(
+        "--report-partial",
+        action="store_true",
+        help="train nothing: summarise the runs saved so far by an unfinished run",
+    )
     args = parser.parse_args(argv)
     runs = args.runs or (1 if args.quick else 20)
     stem = ("kdd" if args.track == "unsupervised" else "kdd-labelled") + (
         "-quick" if args.quick else ""
     )
     partial = args.out / f"{stem}.partial.json"
+    if args.report_partial:
+        saved = json.loads(partial.read_text())
+        y = load_kdd(args.data)[1]
+        results = summarise(saved["per_run"], y, args.quick, (prog, argv), args.track, runs)
+        md = markdown(results)
+        print(md)
+        if args.readme is not None and not args.quick:
+            update_readme(args.readme, stem, md)
+        return
     results = run(
         runs=runs,
         quick=args.quick,
