@@ -195,6 +195,7 @@ def _image_part(
     jobs: int,
     work: Path,
     seeds: int,
+    track: str = "unsupervised",
 ) -> dict[str, dict[str, dict[str, float]]]:
     """Mean one-class ROC-AUC over the classes (then over ``seeds``) of every image dataset."""
     out: dict[str, dict[str, dict[str, float]]] = {}
@@ -208,6 +209,7 @@ def _image_part(
             only=names,
             jobs=jobs,
             workdir=work,
+            track=track,
         )
         out[dataset] = {}
         for m, s in res["summary"].items():
