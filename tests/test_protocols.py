@@ -36,6 +36,16 @@ class FirstFeature:
         return X.reshape(len(X), -1)[:, 0]
 
 
+class DeepStub(FirstFeature, memae.BaseDetector):
+    """A stub that the harnesses treat as a deep detector (it takes validation_data)."""
+
+    validation: ClassVar[list] = []
+
+    def fit(self, X, validation_data=None):
+        DeepStub.validation.append(validation_data)
+        return super().fit(X)
+
+
 # ------------------------------------------------------------------------------ KDD
 @pytest.fixture()
 def kdd_stub(monkeypatch):
@@ -86,20 +96,14 @@ def test_kdd_labelled_track_by_hand(kdd_stub, monkeypatch):
     from memae.evaluation import labelled_validation
 
     X, y = kdd_stub
-    seen = {}
-
-    class Deep(FirstFeature):
-        def fit(self, X, validation_data=None):
-            seen[self.seed] = validation_data
-            return super().fit(X)
-
-    monkeypatch.setattr(kdd, "methods", lambda quick: {"AE": Deep, "stub": FirstFeature})
-    FirstFeature.fitted = []
+    monkeypatch.setattr(kdd, "methods", lambda quick: {"AE": DeepStub, "stub": FirstFeature})
+    FirstFeature.fitted, DeepStub.validation = [], []
     res = kdd.run(runs=2, log=lambda s: None, track="labelled")
+    assert len(DeepStub.validation) == 2  # only the deep method got the labelled rows
     assert res["track"] == "labelled"
     for r in range(2):
         train, val, test = labelled_validation(y, *kdd_split(y, seed=r), seed=r)
-        X_val, y_val = seen[r]  # the deep method got the labelled rows ...
+        X_val, y_val = DeepStub.validation[r]  # the deep method got the labelled rows ...
         np.testing.assert_array_equal(X_val, X[val])
         np.testing.assert_array_equal(y_val, y[val])
         fits = [f for s, f in FirstFeature.fitted if s == r]
@@ -131,16 +135,6 @@ def test_one_class_harness_by_hand(monkeypatch):
     assert (labels[subset] == 0).sum() == 30 and (labels[subset] == 1).sum() == 13
     assert out["auc_30"] == pytest.approx(roc_auc_score(labels[subset], scores[subset]))
     assert not np.array_equal(subset, anomaly_subset(labels, 8))  # seeded per seed
-
-
-class DeepStub(FirstFeature, memae.BaseDetector):
-    """A stub that the harnesses treat as a deep detector (it takes validation_data)."""
-
-    validation: ClassVar[list] = []
-
-    def fit(self, X, validation_data=None):
-        DeepStub.validation.append(validation_data)
-        return super().fit(X)
 
 
 def test_one_class_labelled_track_by_hand(monkeypatch):

@@ -19,7 +19,7 @@ import torch
 from sklearn.ensemble import IsolationForest
 from sklearn.svm import OneClassSVM
 
-from memae import AutoEncoder, MemAE
+from memae import AutoEncoder, BaseDetector, MemAE
 from memae.baselines import KNNDistance, SklearnOutlier, Subsampled
 from memae.benchmarks.report import environment, mean_std, update_readme, write_results
 from memae.datasets import load_kdd
@@ -33,7 +33,6 @@ PAPER = {
 }
 OCSVM_ROWS = 5000  # OneClassSVM is fitted on a random subsample of the training half
 KNN_ROWS = 20000  # and the 5-NN reference on a larger one (as in the leaderboard)
-DEEP = ("AE", "MemAE-nonSpar", "MemAE")  # the methods that take validation_data
 TRACKS = ("unsupervised", "labelled")
 
 
@@ -86,7 +85,7 @@ def _one_run(
     for name in names:
         det = factories[name](r)
         t0 = time.perf_counter()
-        det.fit(X[train], **(fit_args if name in DEEP else {}))
+        det.fit(X[train], **(fit_args if isinstance(det, BaseDetector) else {}))
         fit_s = time.perf_counter() - t0
         train_scores = getattr(det, "decision_scores_", None)
         if train_scores is None:
