@@ -165,3 +165,26 @@ def test_one_class_validation_uses_the_training_split_only():
     assert (y_val == 0).sum() == 60 and (y_val == 1).sum() == 6  # 1% of 540, rounded up
     with pytest.raises(ValueError, match="normal_fraction"):
         one_class_validation(y_train, 3, seed=1, normal_fraction=1.5)
+
+
+def test_ped2_labelled_track_holds_out_whole_test_videos():
+    from memae.benchmarks.video import VALIDATION_VIDEOS, labelled_split
+    from memae.datasets.video import Videos
+
+    names = ("01", "02", "03", "12")
+    lengths = np.array([20, 24, 18, 22])
+    rng = np.random.default_rng(0)
+    frames = rng.integers(0, 255, (lengths.sum(), 4, 4), dtype=np.uint8)
+    labels = rng.integers(0, 2, lengths.sum())
+    videos = Videos(frames, names, np.r_[0, np.cumsum(lengths)], labels)
+    test, (clips, y_clips) = labelled_split(videos, 16)
+    assert test.names == ("01", "03") and set(VALIDATION_VIDEOS) == {"02", "12"}
+    assert np.array_equal(test.frames, np.concatenate([frames[:20], frames[44:62]]))
+    assert np.array_equal(test.labels, np.r_[labels[:20], labels[44:62]])
+    # every clip of 02 and 12, each labelled by its centre frame (start + 8)
+    assert len(clips) == (24 - 15) + (22 - 15)
+    centres = np.r_[20 + np.arange(9) + 8, 62 + np.arange(7) + 8]
+    assert np.array_equal(y_clips, labels[centres])
+    assert np.array_equal(clips[0][0, 0], frames[20])  # validation frames, not test frames
+    with pytest.raises(ValueError, match="in and out of"):
+        labelled_split(Videos(frames[:20], ("01",), np.array([0, 20]), labels[:20]), 16)

@@ -8,6 +8,11 @@ and score every window of the 12 test videos; the protocol is
 ``--workdir``, so an interrupted run resumes. ``--speed-presets`` also times training
 steps and scoring on a few clips of other presets (for presets too slow to train
 here), and ``--quick`` (2 videos each, 32x32 frames, 1 epoch) is a CI-sized smoke run.
+
+``--track labelled`` is the "labelled validation" track (issue 24): test videos
+``VALIDATION_VIDEOS`` are held out of the test set, and their clips, labelled by their
+centre frame, choose each model's checkpoint by ROC-AUC; the frame AUC is then taken
+over the other test videos only (stated in the table).
 """
 
 from __future__ import annotations
@@ -38,6 +43,11 @@ QUICK = {"frame_size": (32, 32), "videos": 2, "epochs": 1}
 SPEED_CLIPS = {"ped2": 14, "ped2-cpu": 896}
 SPEED_BATCH = 7  # clips per step: a batch of 14 official-size clips needs > 20 GB on CPU
 FIGURE_VIDEO, FIGURE_FRAME = 0, 120  # test video 01, frame 120 (labelled anomalous)
+# Labelled track: the two test videos with the most normal frames (02: 94 of 180, 12: 87
+# of 180), so their clips hold both labels; four other test videos are anomalous in
+# every (or all but a few) frames. Excluded from that track's test AUC.
+VALIDATION_VIDEOS = ("02", "12")
+TRACKS = ("unsupervised", "labelled")
 
 
 def methods(preset: str, quick: bool, epochs: int | None = None) -> dict[str, Callable[[int], Any]]:
@@ -54,10 +64,12 @@ def methods(preset: str, quick: bool, epochs: int | None = None) -> dict[str, Ca
     }
 
 
-def result_stem(preset: str, quick: bool = False, epochs: int | None = None) -> str:
-    """``ped2`` for the default run; ``-quick`` / ``-epochs<N>`` mark the other runs."""
+def result_stem(
+    preset: str, quick: bool = False, epochs: int | None = None, track: str = "unsupervised"
+) -> str:
+    """``ped2`` for the default run; ``-labelled`` / ``-quick`` / ``-epochs<N>`` mark the others."""
     extra = "-quick" if quick else ("" if epochs is None else f"-epochs{epochs}")
-    return STEMS[preset] + extra
+    return STEMS[preset] + ("-labelled" if track == "labelled" else "") + extra
 
 
 def _frame_size(preset: str, quick: bool) -> tuple[int, int]:
@@ -75,9 +87,41 @@ def load_data(preset: str, data: str | None, quick: bool) -> tuple[Videos, Video
 
 
 def _first_videos(videos: Videos, n: int) -> Videos:
-    stop = int(videos.offsets[n])
-    labels = None if videos.labels is None else videos.labels[:stop]
-    return Videos(videos.frames[:stop], videos.names[:n], videos.offsets[: n + 1], labels)
+    return select_videos(videos, videos.names[:n])
+
+
+def select_videos(videos: Videos, names: Any) -> Videos:
+    """The videos called ``names`` (in their original order), frames and labels with them."""
+    keep = [i for i, name in enumerate(videos.names) if name in set(names)]
+    if not keep:
+        raise ValueError(f"none of the videos {sorted(names)} is in {list(videos.names)}")
+    parts = [videos.video(i) for i in keep]
+    frames = np.concatenate([videos.frames[sl] for sl in parts])
+    lengths = [sl.stop - sl.start for sl in parts]
+    labels = None
+    if videos.labels is not None:
+        labels = np.concatenate([videos.labels[sl] for sl in parts])
+    names_kept = tuple(videos.names[i] for i in keep)
+    return Videos(frames, names_kept, np.r_[0, np.cumsum(lengths)].astype(np.int64), labels)
+
+
+def labelled_split(test: Videos, length: int) -> tuple[Videos, tuple[Any, np.ndarray]]:
+    """``(test videos kept, (validation clips, clip labels))`` for the labelled track.
+
+    The test videos in :data:`VALIDATION_VIDEOS` become the validation set: every clip
+    of them, labelled 1 when its centre frame (the frame it scores) is anomalous.
+    Raises when that would leave no test video or no validation video.
+    """
+    val_names = [n for n in test.names if n in VALIDATION_VIDEOS]
+    test_names = [n for n in test.names if n not in VALIDATION_VIDEOS]
+    if not val_names or not test_names:
+        raise ValueError(
+            f"the labelled track needs test videos in and out of {VALIDATION_VIDEOS}, "
+            f"got {list(test.names)}"
+        )
+    val = select_videos(test, val_names)
+    centres = np.concatenate(val.clip_starts(length)) + length // 2  # global frame indices
+    return select_videos(test, test_names), (val.windows(length), val.labels[centres])
 
 
 def run_method(
@@ -88,15 +132,19 @@ def run_method(
     data: str | None,
     work: Path,
     epochs: int | None = None,
+    track: str = "unsupervised",
 ) -> dict[str, Any]:
     """Train one method, score every test clip, evaluate; keep the model for the figures."""
     train, test = load_data(preset, data, quick)
     length = PRESETS[preset].data["clip_length"]
     clips = train.windows(length)
+    fit_kw: dict[str, Any] = {}
+    if track == "labelled":
+        test, fit_kw["validation_data"] = labelled_split(test, length)
     det = methods(preset, quick, epochs)[name](seed)
     marks: list[float] = []
     t0 = time.perf_counter()
-    det.fit(clips, callbacks=(lambda epoch, losses: marks.append(time.perf_counter()),))
+    det.fit(clips, callbacks=(lambda epoch, losses: marks.append(time.perf_counter()),), **fit_kw)
     fit_s = time.perf_counter() - t0
     epoch_s = np.diff([t0, *marks])
     test_clips = test.windows(length)
@@ -117,6 +165,9 @@ def run_method(
         "epoch_seconds": float(np.mean(epoch_s)),
         "epochs_run": len(det.history_),
         "best_epoch": det.best_epoch_,
+        "selection": det.selection_,
+        "converged": bool(det.stopped_early_),
+        "test_video_names": list(test.names),
         "final_val_recon": det.history_[-1].get("val_recon"),
         "history": det.history_,
         "train_clips": len(clips),
@@ -186,17 +237,20 @@ def run(
     speed_presets: list[str] | None = None,
     log: Callable[[str], None] = print,
     command: tuple[str, list[str] | None] = ("memae benchmark ped2", None),
+    track: str = "unsupervised",
 ) -> dict[str, Any]:
     """Run every method not yet in ``workdir``, then summarise."""
+    if track not in TRACKS:
+        raise ValueError(f"track must be one of {TRACKS}, got {track!r}")
     names = only or list(methods(preset, quick))
-    work = workdir / result_stem(preset, quick, epochs)
+    work = workdir / result_stem(preset, quick, epochs, track)
     work.mkdir(parents=True, exist_ok=True)
     rows = {}
     for name in names:
         path = work / f"{name}-seed{seed}.json"
         if not path.is_file():
             log(f"{preset}: training {name} ...")
-            result = run_method(name, preset, seed, quick, data, work, epochs)
+            result = run_method(name, preset, seed, quick, data, work, epochs, track)
             path.write_text(json.dumps(result))
         rows[name] = json.loads(path.read_text())
         saved = work / name / "config.json"  # runs saved before "history" was recorded
@@ -216,9 +270,16 @@ def run(
             path.write_text(json.dumps(speed_only(other, data)))
         speed[other] = json.loads(path.read_text())
     train, test = load_data(preset, data, quick)
+    length = PRESETS[preset].data["clip_length"]
+    validation_videos: list[str] = []
+    if track == "labelled":
+        validation_videos = [n for n in test.names if n in VALIDATION_VIDEOS]
+        test, _ = labelled_split(test, length)
     p = PRESETS[preset]
     return {
         "benchmark": "ped2",
+        "track": track,
+        "validation_videos": validation_videos,
         "preset": preset,
         "preset_values": {**p.common, **p.data, "memae": p.per_model["memae"]},
         "protocol": "train on every 16-frame window of the training videos; score every "
@@ -246,12 +307,20 @@ def run(
 def markdown(results: dict[str, Any]) -> str:
     rows = results["results"]
     env = results["environment"]
+    held_out = results.get("validation_videos") or []
+    track = (
+        f" Labelled-validation track: test videos {', '.join(held_out)} held out; their "
+        "clips (labelled by their centre frame) choose each checkpoint by ROC-AUC, and the "
+        "AUC below is over the other test videos only."
+        if held_out
+        else ""
+    )
     lines = [
         f"UCSD Ped2, preset `{results['preset']}`"
         + (f" with epochs={results['epochs_override']}" if results.get("epochs_override") else "")
         + ", frame-level ROC-AUC over "
-        f"{results['test_frames']} test frames (seed {results['seed']}), "
-        f"`{env['command']}`:",
+        f"{results['test_frames']} test frames of {results['test_videos']} videos "
+        f"(seed {results['seed']}), `{env['command']}`:{track}",
         "",
         "| method | AUC (all frames) | paper | AUC - paper | without per-video normalisation | "
         "official convention (drops 8 + 7 frames per video) | official, without normalisation |",
@@ -382,10 +451,18 @@ def main(argv: list[str] | None = None, prog: str = "memae benchmark ped2") -> N
     parser.add_argument("--workdir", type=Path, default=None, help="default OUT/work")
     parser.add_argument("--no-figures", action="store_true")
     parser.add_argument("--readme", type=Path, default=None, help="README to update")
+    parser.add_argument(
+        "--track",
+        choices=TRACKS,
+        default="unsupervised",
+        help=f"'labelled': test videos {', '.join(VALIDATION_VIDEOS)} choose the checkpoints "
+        "and leave the test set",
+    )
     args = parser.parse_args(argv)
+    labelled = args.track == "labelled"
     speed = args.speed_presets
     if speed is None:
-        speed = [] if args.quick or args.epochs else ["ped2-cpu", "ped2"]
+        speed = [] if args.quick or args.epochs or labelled else ["ped2-cpu", "ped2"]
     workdir = args.workdir or args.out / "work"
     results = run(
         args.preset,
@@ -397,11 +474,12 @@ def main(argv: list[str] | None = None, prog: str = "memae benchmark ped2") -> N
         workdir=workdir,
         speed_presets=speed,
         command=(prog, argv),
+        track=args.track,
     )
-    stem = result_stem(args.preset, args.quick, args.epochs)
+    stem = result_stem(args.preset, args.quick, args.epochs, args.track)
     md = markdown(results)
     write_results(results, md, args.out, stem)
-    if not args.no_figures:
+    if not args.no_figures and not labelled:  # the figures show every test video
         figures(results, workdir / stem, args.out / "figures", args.data)
     print(md)
     if args.readme is not None and not args.quick:
