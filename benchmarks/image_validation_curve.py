@@ -28,7 +28,7 @@ if __name__ == "__main__":
     for cls in (AutoEncoder, MemAE):
         det = cls.from_preset(args.dataset, epochs=args.epochs, random_state=0)
         det.fit(X[y == args.cls])
-        val = [h["val_recon"] for h in det.history_]
+        val = [h["val_loss"] for h in det.history_]
         curves[cls.__name__] = val
         marks = [e for e in (10, 25, 40) if e <= len(val)]
         print(

@@ -28,7 +28,7 @@ if __name__ == "__main__":
     for cls in (AutoEncoder, MemAE):
         det = cls.from_preset("kdd", epochs=args.epochs, patience=None, random_state=0)
         det.fit(X[train])
-        val = [h["val_recon"] for h in det.history_]
+        val = [h["val_loss"] for h in det.history_]
         curves[cls.__name__] = val
         line = f"{cls.__name__}: val loss epoch 1 {val[0]:.3g}"
         if len(val) >= 40:

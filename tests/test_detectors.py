@@ -79,7 +79,7 @@ def test_memae_loss_is_recon_plus_weighted_entropy(planted):
     out = det.network_(batch)
     expected_recon = squared_error(batch, out.reconstruction).mean()
     loss = det._loss(det.network_, batch)
-    torch.testing.assert_close(loss["recon"], expected_recon)
+    torch.testing.assert_close(loss["validation"], expected_recon)
     torch.testing.assert_close(
         loss["loss"], expected_recon + 0.5 * attention_entropy(out.attention)
     )
@@ -90,7 +90,7 @@ def test_ae_l1_adds_latent_penalty(planted):
     batch = torch.from_numpy(planted[0][:32])
     out = det.network_(batch)
     loss = det._loss(det.network_, batch)
-    torch.testing.assert_close(loss["loss"], loss["recon"] + 2.0 * out.code.abs().mean())
+    torch.testing.assert_close(loss["loss"], loss["validation"] + 2.0 * out.code.abs().mean())
 
 
 def test_kdd_preset_network_matches_paper():

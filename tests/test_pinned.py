@@ -24,7 +24,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from memae.detectors import DETECTORS
+from memae import registry
 from memae.presets import PRESETS
 
 PINNED = Path(__file__).parent / "data" / "pinned_scores.json"
@@ -50,14 +50,10 @@ def cases() -> list[tuple[str, str]]:
     return [(p, m) for p in PRESETS for m in PRESETS[p].per_model]
 
 
-def _class(model_key: str) -> type:
-    return next(c for c in DETECTORS.values() if c._preset_key == model_key)
-
-
 def quick_scores(preset: str, model_key: str) -> list[float]:
     """Scores of the first rows of :func:`sample` after a 2-epoch seeded fit."""
     X = sample(preset)
-    det = _class(model_key).from_preset(
+    det = registry.model_keys()[model_key].from_preset(
         preset, epochs=2, batch_size=8, validation_fraction=0.25, device="cpu", random_state=0
     )
     det.fit(X)

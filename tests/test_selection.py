@@ -66,7 +66,7 @@ def test_validation_data_chooses_the_epoch_and_is_recorded(tmp_path):
     det = AutoEncoder(**params).fit(X, validation_data=val, selection_metric="average_precision")
     assert det.selection_ == "labelled average_precision"
     metric = [h["val_metric"] for h in det.history_]
-    assert len(metric) == 12 and all("val_recon" in h for h in det.history_)  # both kept
+    assert len(metric) == 12 and all("val_loss" in h for h in det.history_)  # both kept
     assert metric[det.best_epoch_ - 1] == max(metric)
     # the kept weights are that epoch's: its metric is what the fitted model gives
     from sklearn.metrics import average_precision_score

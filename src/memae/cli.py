@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from contextlib import nullcontext
 from pathlib import Path
@@ -12,24 +13,39 @@ import numpy as np
 from memae._version import __version__
 from memae.readers import DEFAULT_CHUNKSIZE, read_labelled, read_table
 
-MODELS = {
-    "memae": "MemAE",
-    "ae": "AutoEncoder",
-    "latentnorm": "LatentNormAE",
-    "vae": "VAE",
-    "compactvae": "CompactVAE",
-}
-
 
 class CLIError(Exception):
     """An error reported to the user as one line, without a traceback."""
 
 
+def _user_modules_importable() -> None:
+    """Let ``--model module:Class`` / ``--import module`` find modules in the working
+    directory, as ``python -m`` would (the ``memae`` script alone does not)."""
+    if "" not in sys.path and os.getcwd() not in sys.path:
+        sys.path.insert(0, os.getcwd())
+
+
+def _import_plugins(args: argparse.Namespace) -> None:
+    """Import the modules named by ``--import`` (they register their detectors)."""
+    import importlib
+
+    if getattr(args, "plugins", None):
+        _user_modules_importable()
+    for module in getattr(args, "plugins", None) or []:
+        try:
+            importlib.import_module(module)
+        except ModuleNotFoundError as exc:
+            raise CLIError(f"--import {module}: {exc}") from None
+
+
 def cmd_fit(args: argparse.Namespace) -> None:
-    import memae
+    import memae  # noqa: F401 - registers memae's detectors
+    from memae import registry
     from memae.distributed import distributed_session, get_world_size, is_main_process
 
-    cls = getattr(memae, MODELS[args.model])
+    if ":" in args.model:
+        _user_modules_importable()
+    cls = registry.resolve(args.model)
     overrides = {}
     for name in ("epochs", "batch_size", "lr", "contamination", "random_state", "device"):
         value = getattr(args, name)
@@ -68,6 +84,7 @@ def cmd_fit(args: argparse.Namespace) -> None:
 def cmd_score(args: argparse.Namespace) -> None:
     import memae
 
+    _import_plugins(args)
     det = memae.load(args.model_dir)
     blocks = det.iter_scores(
         args.data, chunksize=args.chunksize, label_column=args.label_column, key=args.key
@@ -141,6 +158,7 @@ def cmd_plot(args: argparse.Namespace) -> None:
     import memae
     from memae import plotting
 
+    _import_plugins(args)
     models = {Path(m).name: memae.load(m) for m in args.models}
     first = next(iter(models.values()))
     if args.figure == "memory":
@@ -226,6 +244,16 @@ def build_parser() -> argparse.ArgumentParser:
         )
         p.add_argument("--key", default=None, help="array name inside an .npz file")
 
+    def plugin_option(p: argparse.ArgumentParser) -> None:
+        p.add_argument(
+            "--import",
+            dest="plugins",
+            action="append",
+            metavar="MODULE",
+            help="import MODULE first, to load a model of a detector class it defines "
+            "(memae never imports code named by a model file)",
+        )
+
     p = sub.add_parser(
         "fit",
         help="train a detector and save it",
@@ -236,7 +264,12 @@ def build_parser() -> argparse.ArgumentParser:
         "with: torchrun --standalone --nproc_per_node=K -m memae fit ...",
     )
     p.add_argument("data", help="training data file")
-    p.add_argument("--model", choices=sorted(MODELS), default="memae")
+    p.add_argument(
+        "--model",
+        default="memae",
+        help="memae, ae, latentnorm, vae, compactvae (any registered model_key), or "
+        "module:Class for a detector of your own (a memae.BaseDetector subclass)",
+    )
     p.add_argument("--preset", default=None, help="paper configuration, e.g. 'kdd'")
     p.add_argument("--out", required=True, help="model directory to write")
     p.add_argument("--epochs", type=int)
@@ -279,6 +312,7 @@ def build_parser() -> argparse.ArgumentParser:
         f"(default {DEFAULT_CHUNKSIZE})",
     )
     data_options(p)
+    plugin_option(p)
     p.set_defaults(func=cmd_score)
 
     p = sub.add_parser(
@@ -298,6 +332,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--n", type=int, default=10, help="images (or memory items) to show")
     p.add_argument("--seed", type=int, default=0, help="which images are drawn")
     p.add_argument("--out", required=True, help="PNG file to write")
+    plugin_option(p)
     p.set_defaults(func=cmd_plot)
 
     p = sub.add_parser(

@@ -210,7 +210,7 @@ def run_task(
         out["epochs_run"] = len(det.history_)
         out["best_epoch"] = det.best_epoch_
         out["converged"] = bool(det.stopped_early_)
-        out["final_val_recon"] = det.history_[-1].get("val_recon")
+        out["final_val_loss"] = det.history_[-1].get("val_loss")
     if save_dir:
         where = Path(save_dir)
         where.mkdir(parents=True, exist_ok=True)

@@ -168,7 +168,7 @@ def run_method(
         "selection": det.selection_,
         "converged": bool(det.stopped_early_),
         "test_video_names": list(test.names),
-        "final_val_recon": det.history_[-1].get("val_recon"),
+        "final_val_loss": det.history_[-1].get("val_loss"),
         "history": det.history_,
         "train_clips": len(clips),
         "test_clips": len(test_clips),

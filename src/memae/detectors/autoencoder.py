@@ -6,12 +6,12 @@ from collections.abc import Sequence
 
 from torch import Tensor, nn
 
-from memae.detectors.base import BaseDetector
+from memae.detectors.base import BaseDetector, ReconstructionMixin
 from memae.nn import AutoEncoderNet, latent_l1, squared_error
 from memae.preprocessing import Preprocessing
 
 
-class AutoEncoder(BaseDetector):
+class AutoEncoder(ReconstructionMixin, BaseDetector, model_key="ae"):
     """Autoencoder anomaly detector: score = reconstruction error.
 
     The same network as :class:`memae.MemAE` without the memory, i.e. the MemAE
@@ -72,8 +72,6 @@ default="standard"
     >>> det.predict(X_test)  # doctest: +SKIP
     """
 
-    _preset_key = "ae"
-
     def __init__(
         self,
         *,
@@ -123,4 +121,4 @@ default="standard"
         out = model(batch)
         recon = squared_error(batch, out.reconstruction).mean()
         loss = recon + self.l1_weight * latent_l1(out.code) if self.l1_weight else recon
-        return {"loss": loss, "recon": recon}
+        return {"loss": loss, "validation": recon}

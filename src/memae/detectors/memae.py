@@ -10,13 +10,13 @@ import numpy as np
 import torch
 from torch import Tensor, nn
 
-from memae.detectors.base import BaseDetector
+from memae.detectors.base import BaseDetector, ReconstructionMixin
 from memae.nn import AutoEncoderNet, Memory, attention_entropy, squared_error
 from memae.nn.memory import Addressing
 from memae.preprocessing import Preprocessing, network_shape
 
 
-class MemAE(BaseDetector):
+class MemAE(ReconstructionMixin, BaseDetector, model_key="memae"):
     """Memory-augmented autoencoder anomaly detector (Gong et al., ICCV 2019).
 
     The encoder's code addresses a learned memory of ``memory_size`` prototype items
@@ -60,8 +60,6 @@ random_state, verbose
     >>> det.memory_size, det.latent_dim
     (50, 3)
     """
-
-    _preset_key = "memae"
 
     def __init__(
         self,
@@ -156,4 +154,4 @@ random_state, verbose
         out = model(batch)
         recon = squared_error(batch, out.reconstruction).mean()
         loss = recon + self.entropy_weight * attention_entropy(out.attention)
-        return {"loss": loss, "recon": recon}
+        return {"loss": loss, "validation": recon}

@@ -8,12 +8,12 @@ from typing import Literal
 import torch
 from torch import Tensor, nn
 
-from memae.detectors.base import BaseDetector
+from memae.detectors.base import BaseDetector, ReconstructionMixin
 from memae.nn import VAENet, gaussian_kl, gaussian_nll, squared_error
 from memae.preprocessing import Preprocessing
 
 
-class VAE(BaseDetector):
+class VAE(ReconstructionMixin, BaseDetector, model_key="vae"):
     r"""Variational autoencoder anomaly detector (Kingma and Welling, 2014).
 
     Training minimises the negative (beta-)ELBO per sample, averaged over the batch,
@@ -48,8 +48,6 @@ random_state, verbose
     ----------
     See :class:`memae.detectors.base.BaseDetector`.
     """
-
-    _preset_key = "vae"
 
     def __init__(
         self,
@@ -113,7 +111,7 @@ random_state, verbose
         out = model(batch)
         nll = gaussian_nll(batch, out.reconstruction, out.log_scale)
         loss = (nll + self.beta * gaussian_kl(out.mu, out.logvar)).mean()
-        return {"loss": loss, "recon": loss}
+        return {"loss": loss}
 
     def _score_batch(self, model: nn.Module, batch: Tensor) -> Tensor:
         if self.score == "reconstruction":
