@@ -20,9 +20,22 @@ class LinearAE(BaseDetector, model_key="linear-ae"):
     """Reconstruction error of a linear encoder/decoder pair with ``latent_dim`` units."""
 
     def __init__(
-        self, *, latent_dim: int = 2, epochs: int = 200, lr: float = 1e-2, random_state=None
+        self,
+        *,
+        latent_dim: int = 2,
+        epochs: int = 200,
+        lr: float = 1e-2,
+        contamination: float = 0.1,
+        random_state: int | None = None,
     ) -> None:
-        super().__init__(latent_dim=latent_dim, epochs=epochs, lr=lr, random_state=random_state)
+        # Parameters only (scikit-learn); the others keep BaseDetector's defaults.
+        super().__init__(
+            latent_dim=latent_dim,
+            epochs=epochs,
+            lr=lr,
+            contamination=contamination,
+            random_state=random_state,
+        )
 
     def _build_network(self, sample_shape: tuple[int, ...]) -> nn.Module:
         d = sample_shape[0]  # tabular rows: (n_features,)

@@ -51,9 +51,14 @@ def cmd_fit(args: argparse.Namespace) -> None:
         value = getattr(args, name)
         if value is not None:
             overrides[name] = value
+    params = set(cls().get_params())
+    unknown = sorted(set(overrides) - params)
+    if unknown:
+        raise CLIError(f"{cls.__name__} has no parameter {', '.join(unknown)}")
     # Under torchrun every rank runs this; rank 0 alone prints, checkpoints and saves.
     with distributed_session():
-        overrides["verbose"] = 0 if args.quiet or not is_main_process() else 1
+        if "verbose" in params:
+            overrides["verbose"] = 0 if args.quiet or not is_main_process() else 1
         det = cls.from_preset(args.preset, **overrides) if args.preset else cls(**overrides)
         # NPY is memory-mapped: float32 rows are read batch by batch, never copied whole.
         X = read_table(args.data, args.label_column, args.key, mmap=True)
