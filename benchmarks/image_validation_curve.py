@@ -12,8 +12,9 @@ import argparse
 import json
 from pathlib import Path
 
+import _bootstrap  # noqa: F401 - makes the benchmarks package importable
+from benchmarks.runners.report import environment
 from memae import AutoEncoder, MemAE
-from memae.benchmarks.report import environment
 from memae.datasets import load_image_dataset
 
 if __name__ == "__main__":

@@ -69,6 +69,11 @@ def test_abstract_methods_are_enforced_and_abstract_bases_not_registered():
         Half()
     assert "Half" not in registry.detectors()
 
+    class Helper(linear_ae.LinearAE, register=False):  # concrete, kept out on request
+        pass
+
+    assert "Helper" not in registry.detectors() and Helper().get_params()
+
 
 def test_a_second_class_cannot_take_a_registered_name():
     with pytest.raises(ValueError, match="already registered"):
@@ -198,6 +203,26 @@ def test_no_import_cycle():
             assert dep not in stack, f"import cycle: {' -> '.join([*stack, dep])}"
             visit(dep, [*stack, dep])
 
-    for module in sorted(known - {"memae"}):
-        if not module.startswith("memae.benchmarks"):
-            visit(module, [module])
+    for module in sorted(known):
+        visit(module, [module])
+
+
+def test_import_memae_loads_no_benchmark_code_nor_pyod():
+    import subprocess
+
+    code = (
+        "import sys, memae, memae.cli; "
+        "bad = [m for m in sys.modules if m.split('.')[0] in ('benchmarks', 'pyod')]; "
+        "print(bad)"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]"
+
+
+def test_benchmark_from_a_plain_install_says_where_the_runners_are(monkeypatch, capsys):
+    import memae.cli
+
+    monkeypatch.setattr(memae.cli, "__file__", "/site-packages/memae/cli.py")  # no clone
+    assert main(["benchmark", "kdd", "--quick"]) == 1
+    err = capsys.readouterr().err
+    assert "not part of the installed package" in err and "pip install -e ." in err

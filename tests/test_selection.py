@@ -168,7 +168,8 @@ def test_one_class_validation_uses_the_training_split_only():
 
 
 def test_ped2_labelled_track_holds_out_whole_test_videos():
-    from memae.benchmarks.video import VALIDATION_VIDEOS, labelled_split
+    from benchmarks.runners.video import VALIDATION_VIDEOS, labelled_split
+
     from memae.datasets.video import Videos
 
     names = ("01", "02", "03", "12")

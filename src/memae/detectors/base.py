@@ -79,7 +79,8 @@ class BaseDetector(BaseEstimator, metaclass=ABCMeta):
       :meth:`_get_state` / :meth:`_set_state` for fitted state beyond the weights.
 
     The class statement registers it (``class Mine(BaseDetector, model_key="mine")``;
-    the key defaults to the lower-cased class name), after which ``fit``, ``save``,
+    the key defaults to the lower-cased class name; ``register=False`` opts out, for a
+    test double), after which ``fit``, ``save``,
     :func:`memae.load` and ``memae fit --model module:Class`` work with no edit to
     memae. Reconstruction models also mix in :class:`ReconstructionMixin`.
 
@@ -135,13 +136,17 @@ class BaseDetector(BaseEstimator, metaclass=ABCMeta):
     #: registry key: the CLI's ``--model`` value and the preset tables' column
     model_key: ClassVar[str] = ""
 
-    def __init_subclass__(cls, model_key: str | None = None, **kwargs: Any) -> None:
+    def __init_subclass__(
+        cls, model_key: str | None = None, register: bool = True, **kwargs: Any
+    ) -> None:
         super().__init_subclass__(**kwargs)
         if model_key is not None:
             cls.model_key = model_key
         elif "model_key" not in cls.__dict__:
             cls.model_key = cls.__name__.lower()
-        if not _is_abstract(cls):  # an intermediate base class is not a detector
+        # An intermediate (abstract) base class is not a detector; ``register=False``
+        # keeps a concrete helper class (a test double) out of the registry too.
+        if register and not _is_abstract(cls):
             registry.register(cls, cls.model_key)
 
     def __init__(

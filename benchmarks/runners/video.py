@@ -28,8 +28,8 @@ from typing import Any
 import numpy as np
 import torch
 
+from benchmarks.runners.report import environment, update_readme, write_results
 from memae import AutoEncoder, MemAE
-from memae.benchmarks.report import environment, update_readme, write_results
 from memae.datasets.video import Videos, load_ped2
 from memae.evaluation.video import video_aucs
 from memae.presets import PRESETS

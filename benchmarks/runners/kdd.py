@@ -19,9 +19,9 @@ import torch
 from sklearn.ensemble import IsolationForest
 from sklearn.svm import OneClassSVM
 
+from benchmarks.runners.baselines import KNNDistance, SklearnOutlier, Subsampled
+from benchmarks.runners.report import environment, mean_std, update_readme, write_results
 from memae import AutoEncoder, BaseDetector, MemAE
-from memae.baselines import KNNDistance, SklearnOutlier, Subsampled
-from memae.benchmarks.report import environment, mean_std, update_readme, write_results
 from memae.datasets import load_kdd
 from memae.evaluation import kdd_metrics, kdd_split, labelled_validation
 

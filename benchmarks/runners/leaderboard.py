@@ -16,7 +16,7 @@ Run ``python benchmarks/leaderboard.py`` (or ``memae benchmark all``). Parts:
     deep detectors with the ``kdd`` preset (the MemAE paper's network). OC-SVM and KNN
     are fitted on a random 5,000 / 20,000 of the ~200,000 training rows.
 ``images``
-    MNIST and CIFAR-10 one-class (:mod:`memae.benchmarks.images`, the MemAE paper's
+    MNIST and CIFAR-10 one-class (:mod:`benchmarks.runners.images`, the MemAE paper's
     protocol), every class; seed 0 only by default (``--image-seeds 3`` for the image
     benchmark's 3 seeds, hours per dataset on CPU); the deep detectors with the
     dataset's preset (the same network and budget for all). Tasks the image
@@ -41,22 +41,22 @@ import numpy as np
 from scipy.stats import rankdata
 from sklearn.metrics import average_precision_score, roc_auc_score
 
-from memae import VAE, AutoEncoder, BaseDetector, CompactVAE, LatentNormAE, MemAE
-from memae.baselines import (
+from benchmarks.runners import images
+from benchmarks.runners.baselines import (
     KNNDistance,
     PCAReconstruction,
     Subsampled,
     isolation_forest,
     one_class_svm,
 )
-from memae.benchmarks import images
-from memae.benchmarks.report import (
+from benchmarks.runners.report import (
     COMPACT_SCORES,
     environment,
     other_scores,
     update_readme,
     write_results,
 )
+from memae import VAE, AutoEncoder, BaseDetector, CompactVAE, LatentNormAE, MemAE
 from memae.datasets import ODDS_NAMES, load_kdd, load_odds
 from memae.evaluation import (
     f1_at_top,
