@@ -11,7 +11,8 @@ The recorded values were computed on the commit before the architecture refactor
 behaviour change, stated in the commit). On the machine that recorded them the
 scores are bit-identical; the test allows a relative 1e-5 so that another CPU's
 kernels (a different SIMD width sums in another order) do not fail it;
-``MEMAE_PINNED_EXACT=1`` demands bit-identical scores.
+``MEMAE_PINNED_EXACT=1`` demands bit-identical scores. ``kdd/dagmm`` was recorded when
+DAGMM was added (after the refactor).
 """
 
 from __future__ import annotations

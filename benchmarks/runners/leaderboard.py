@@ -56,7 +56,7 @@ from benchmarks.runners.report import (
     update_readme,
     write_results,
 )
-from memae import VAE, AutoEncoder, BaseDetector, CompactVAE, LatentNormAE, MemAE
+from memae import DAGMM, VAE, AutoEncoder, BaseDetector, CompactVAE, LatentNormAE, MemAE
 from memae.datasets import ODDS_NAMES, load_kdd, load_odds
 from memae.evaluation import (
     f1_at_top,
@@ -87,6 +87,8 @@ def methods(quick: bool) -> dict[str, Callable[[int], Any]]:
         "CompactVAE-lipschitz": lambda s: CompactVAE(
             compactification="lipschitz", random_state=s, **deep
         ),
+        # DAGMM (Zong et al. 2018), the MemAE paper's KDD reference: not a memae method
+        "DAGMM": lambda s: DAGMM(random_state=s, **deep),
         "IsolationForest": isolation_forest,
         "KNN": lambda s: KNNDistance(),
         "PCA": lambda s: PCAReconstruction(),
@@ -109,6 +111,7 @@ def kdd_methods(quick: bool) -> dict[str, Callable[[int], Any]]:
             "CompactVAE-lipschitz": lambda s: CompactVAE.from_preset(
                 "kdd", compactification="lipschitz", random_state=s, **deep
             ),
+            "DAGMM": lambda s: DAGMM.from_preset("kdd", random_state=s, **deep),
             "KNN": lambda s: Subsampled(KNNDistance(), rows["KNN"], s),
             "OC-SVM": lambda s: Subsampled(one_class_svm(), rows["OC-SVM"], s),
         }

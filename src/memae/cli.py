@@ -237,32 +237,28 @@ def cmd_demo(args: argparse.Namespace) -> None:
     run_demo(epochs=args.epochs, seed=args.seed)
 
 
-def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
-        prog="memae",
-        description="Deep autoencoder anomaly detection (MemAE and baselines).",
+def _data_options(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--label-column",
+        default=None,
+        help="column (name or index) to drop before fitting/scoring",
     )
-    parser.add_argument("--version", action="version", version=f"memae {__version__}")
-    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    p.add_argument("--key", default=None, help="array name inside an .npz file")
 
-    def data_options(p: argparse.ArgumentParser) -> None:
-        p.add_argument(
-            "--label-column",
-            default=None,
-            help="column (name or index) to drop before fitting/scoring",
-        )
-        p.add_argument("--key", default=None, help="array name inside an .npz file")
 
-    def plugin_option(p: argparse.ArgumentParser) -> None:
-        p.add_argument(
-            "--import",
-            dest="plugins",
-            action="append",
-            metavar="MODULE",
-            help="import MODULE first, to load a model of a detector class it defines "
-            "(memae never imports code named by a model file)",
-        )
+def _plugin_option(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--import",
+        dest="plugins",
+        action="append",
+        metavar="MODULE",
+        help="import MODULE first, to load a model of a detector class it defines "
+        "(memae never imports code named by a model file)",
+    )
 
+
+def _add_fit(sub: argparse._SubParsersAction) -> None:
+    """The ``fit`` command's options."""
     p = sub.add_parser(
         "fit",
         help="train a detector and save it",
@@ -300,9 +296,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--selection-metric", choices=("roc_auc", "average_precision"), default="roc_auc"
     )
-    data_options(p)
+    _data_options(p)
     p.set_defaults(func=cmd_fit)
 
+
+def _add_score(sub: argparse._SubParsersAction) -> None:
+    """The ``score`` command's options."""
     p = sub.add_parser(
         "score",
         help="score data with a saved model",
@@ -320,10 +319,13 @@ def build_parser() -> argparse.ArgumentParser:
         help="rows read at a time; memory is bounded by this, not by the file "
         f"(default {DEFAULT_CHUNKSIZE})",
     )
-    data_options(p)
-    plugin_option(p)
+    _data_options(p)
+    _plugin_option(p)
     p.set_defaults(func=cmd_score)
 
+
+def _add_plot(sub: argparse._SubParsersAction) -> None:
+    """The ``plot`` command's options."""
     p = sub.add_parser(
         "plot",
         help="figures of saved image models (PNG)",
@@ -341,9 +343,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--n", type=int, default=10, help="images (or memory items) to show")
     p.add_argument("--seed", type=int, default=0, help="which images are drawn")
     p.add_argument("--out", required=True, help="PNG file to write")
-    plugin_option(p)
+    _plugin_option(p)
     p.set_defaults(func=cmd_plot)
 
+
+def _add_benchmark(sub: argparse._SubParsersAction) -> None:
+    """The ``benchmark`` command's options."""
     p = sub.add_parser(
         "benchmark",
         help="run a paper benchmark",
@@ -358,6 +363,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("rest", nargs=argparse.REMAINDER, help="options of the benchmark")
     p.set_defaults(func=cmd_benchmark)
 
+
+def _add_demo(sub: argparse._SubParsersAction) -> None:
+    """The ``demo`` command's options."""
     p = sub.add_parser(
         "demo",
         help="1-minute demo on scikit-learn's bundled digits",
@@ -367,6 +375,20 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--epochs", type=int, default=60)
     p.add_argument("--seed", type=int, default=0)
     p.set_defaults(func=cmd_demo)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="memae",
+        description="Deep autoencoder anomaly detection (MemAE and baselines).",
+    )
+    parser.add_argument("--version", action="version", version=f"memae {__version__}")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    _add_fit(sub)
+    _add_score(sub)
+    _add_plot(sub)
+    _add_benchmark(sub)
+    _add_demo(sub)
     return parser
 
 

@@ -10,9 +10,10 @@ registers itself by subclassing (:mod:`memae.registry`).
 from __future__ import annotations
 
 import hashlib
+import inspect
 import os
 from abc import ABCMeta, abstractmethod
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from typing import Any, ClassVar
 
 import numpy as np
@@ -49,6 +50,15 @@ def resolve_device(device: str | torch.device) -> torch.device:
     return dev
 
 
+def shared_params(values: dict[str, Any]) -> dict[str, Any]:
+    """The parameters :class:`BaseDetector` takes, picked from a subclass's ``locals()``.
+
+    A subclass lists every parameter in its own signature (scikit-learn reads it) and
+    passes the shared ones up with ``super().__init__(**shared_params(locals()))``.
+    """
+    return {name: values[name] for name in _SHARED if name in values}
+
+
 def _is_abstract(cls: type) -> bool:
     """Whether ``cls`` leaves an abstract method undefined.
 
@@ -70,8 +80,8 @@ class BaseDetector(BaseEstimator, metaclass=ABCMeta):
     This is memae's extension point. A new detector is one subclass, in memae or
     in the user's own module, that defines:
 
-    - ``__init__``: parameters only, scikit-learn style (list the shared ones again
-      and pass them up);
+    - ``__init__``: parameters only, scikit-learn style (list the shared ones that it
+      exposes again and pass them up, e.g. ``super().__init__(**shared_params(locals()))``);
     - :meth:`_build_network` (a pure torch module), :meth:`_loss` and
       :meth:`_score_batch` (abstract: a class missing one cannot be instantiated);
     - optionally the hooks :meth:`_before_training`, :meth:`_configure_optimizer`,
@@ -170,7 +180,8 @@ class BaseDetector(BaseEstimator, metaclass=ABCMeta):
         verbose: int = 0,
     ) -> None:
         # Parameters shared by every detector; subclasses list them again in their own
-        # signature (scikit-learn's get_params reads it) and pass them up.
+        # signature (scikit-learn's get_params reads it) and pass them up
+        # (``shared_params(locals())``).
         self.backbone = backbone
         self.hidden_dims = hidden_dims
         self.latent_dim = latent_dim
@@ -293,49 +304,17 @@ class BaseDetector(BaseEstimator, metaclass=ABCMeta):
                 f"selection_metric must be one of {sorted(SELECTION_METRICS)}, "
                 f"got {selection_metric!r}"
             )
-        arr, names = check_array(X, estimator=type(self).__name__)
-        self.scaler_ = Scaler.fit(arr, self.preprocessing)  # also checks the image layout
-        # Every rank of a multi-process fit uses rank 0's seed (drawn or given).
-        self.seed_ = distributed.broadcast_int(self._draw_seed())
-        self.device_ = distributed.local_device(resolve_device(self.device))
-        self.n_features_in_ = int(np.prod(arr.shape[1:]))
-        self.sample_shape_ = tuple(arr.shape[1:])
-        if names is not None:
-            self.feature_names_in_ = names
-        elif hasattr(self, "feature_names_in_"):
-            del self.feature_names_in_
-        # Build the network under a private RNG so initialisation depends on seed_ only.
-        with torch.random.fork_rng(devices=[]):
-            torch.manual_seed(self.seed_)
-            network = self._build_network(network_shape(self.sample_shape_))
-        config = TrainConfig(
-            epochs=self.epochs,
-            batch_size=self.batch_size,
-            lr=self.lr,
-            weight_decay=self.weight_decay,
-            validation_fraction=self.validation_fraction,
-            patience=self.patience,
-            seed=self.seed_,
-            verbose=self.verbose,
-        )
+        arr, network = self._setup(X)
         monitor, monitor_id = None, ""
         if validation_data is not None:
-            X_val, y_val = self._check_validation_data(validation_data)
-            metric = SELECTION_METRICS[selection_metric]
-            digest = hashlib.sha256(np.ascontiguousarray(X_val).tobytes())
-            digest.update(y_val.tobytes() + selection_metric.encode())
-            monitor_id = digest.hexdigest()
-
-            def monitor(model: nn.Module) -> float:
-                return metric(y_val, self._validation_scores(model, arr, X_val))
-
+            monitor, monitor_id = self._labelled_monitor(validation_data, selection_metric, arr)
         self._before_training(arr, network)
         try:
             result = train(
                 network,
                 arr,
                 self._loss,
-                config,
+                self._train_config(),
                 transform=self.scaler_,
                 device=self.device_,
                 optimizer=self._configure_optimizer,
@@ -359,13 +338,62 @@ class BaseDetector(BaseEstimator, metaclass=ABCMeta):
             "labelled": f"labelled {selection_metric}",
         }[result.selection]
         self._after_training(arr)
+        self._score_training_rows(arr)
+        return self
+
+    def _setup(self, X: Any) -> tuple[Any, nn.Module]:
+        """Check ``X``; set the scaler, seed, device and input shape; build the network."""
+        arr, names = check_array(X, estimator=type(self).__name__)
+        self.scaler_ = Scaler.fit(arr, self.preprocessing)  # also checks the image layout
+        # Every rank of a multi-process fit uses rank 0's seed (drawn or given).
+        self.seed_ = distributed.broadcast_int(self._draw_seed())
+        self.device_ = distributed.local_device(resolve_device(self.device))
+        self.n_features_in_ = int(np.prod(arr.shape[1:]))
+        self.sample_shape_ = tuple(arr.shape[1:])
+        if names is not None:
+            self.feature_names_in_ = names
+        elif hasattr(self, "feature_names_in_"):
+            del self.feature_names_in_
+        # Build the network under a private RNG so initialisation depends on seed_ only.
+        with torch.random.fork_rng(devices=[]):
+            torch.manual_seed(self.seed_)
+            network = self._build_network(network_shape(self.sample_shape_))
+        return arr, network
+
+    def _train_config(self) -> TrainConfig:
+        return TrainConfig(
+            epochs=self.epochs,
+            batch_size=self.batch_size,
+            lr=self.lr,
+            weight_decay=self.weight_decay,
+            validation_fraction=self.validation_fraction,
+            patience=self.patience,
+            seed=self.seed_,
+            verbose=self.verbose,
+        )
+
+    def _labelled_monitor(
+        self, validation_data: Any, selection_metric: str, arr: Any
+    ) -> tuple[Callable[[nn.Module], float], str]:
+        """The trainer's ``monitor`` (the labelled metric) and an id of its data."""
+        X_val, y_val = self._check_validation_data(validation_data)
+        metric = SELECTION_METRICS[selection_metric]
+        digest = hashlib.sha256(np.ascontiguousarray(X_val).tobytes())
+        digest.update(y_val.tobytes() + selection_metric.encode())
+
+        def monitor(model: nn.Module) -> float:
+            return metric(y_val, self._validation_scores(model, arr, X_val))
+
+        return monitor, digest.hexdigest()
+
+    def _score_training_rows(self, arr: Any) -> None:
+        """``decision_scores_``, ``threshold_`` and ``labels_`` of the training rows."""
         # With several processes each rank scores its share of the training rows.
         start, stop = distributed.shard_bounds(len(arr))
         share = arr.select(slice(start, stop)) if isinstance(arr, ClipWindows) else arr[start:stop]
         scores = self._training_scores(share, start)
         self.decision_scores_ = distributed.gather_rows(scores, len(arr))
         self._set_threshold()
-        return self
 
     def _after_training(self, arr: Any) -> None:
         """Hook: fitted state beyond the weights (``network_`` is set), before scoring."""
@@ -697,3 +725,6 @@ def _chunks(X: Any, chunksize: int, label_column: str | None, key: str | None) -
                 f"got {type(X).__name__}"
             ) from None
         yield from it
+
+
+_SHARED = tuple(inspect.signature(BaseDetector.__init__).parameters)[1:]  # without self

@@ -11,7 +11,7 @@ import torch
 from torch import Tensor, nn
 
 from memae.clips import ClipWindows
-from memae.detectors.base import BaseDetector, ReconstructionMixin
+from memae.detectors.base import BaseDetector, ReconstructionMixin, shared_params
 from memae.nn import gaussian_kl, gaussian_nll, squared_error
 from memae.nn.compact import CompactVAENet, lipschitz_mlp, sphere_log_area
 from memae.preprocessing import Preprocessing
@@ -145,24 +145,7 @@ random_state, verbose
         random_state: int | None = None,
         verbose: int = 0,
     ) -> None:
-        super().__init__(
-            backbone=backbone,
-            hidden_dims=hidden_dims,
-            latent_dim=latent_dim,
-            activation=activation,
-            kernel_sizes=kernel_sizes,
-            preprocessing=preprocessing,
-            epochs=epochs,
-            batch_size=batch_size,
-            lr=lr,
-            weight_decay=weight_decay,
-            validation_fraction=validation_fraction,
-            patience=patience,
-            contamination=contamination,
-            device=device,
-            random_state=random_state,
-            verbose=verbose,
-        )
+        super().__init__(**shared_params(locals()))
         self.compactification = compactification
         self.lipschitz = lipschitz
         self.beta = beta

@@ -9,7 +9,7 @@ import numpy as np
 import torch
 from torch import Tensor, nn
 
-from memae.detectors.base import BaseDetector, ReconstructionMixin
+from memae.detectors.base import BaseDetector, ReconstructionMixin, shared_params
 from memae.nn import AutoEncoderNet, l2_norm
 from memae.preprocessing import Preprocessing
 
@@ -86,24 +86,7 @@ random_state, verbose
         random_state: int | None = None,
         verbose: int = 0,
     ) -> None:
-        super().__init__(
-            backbone=backbone,
-            hidden_dims=hidden_dims,
-            latent_dim=latent_dim,
-            activation=activation,
-            kernel_sizes=kernel_sizes,
-            preprocessing=preprocessing,
-            epochs=epochs,
-            batch_size=batch_size,
-            lr=lr,
-            weight_decay=weight_decay,
-            validation_fraction=validation_fraction,
-            patience=patience,
-            contamination=contamination,
-            device=device,
-            random_state=random_state,
-            verbose=verbose,
-        )
+        super().__init__(**shared_params(locals()))
         self.beta = beta
 
     def _check_params(self) -> None:

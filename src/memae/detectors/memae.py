@@ -10,7 +10,7 @@ import numpy as np
 import torch
 from torch import Tensor, nn
 
-from memae.detectors.base import BaseDetector, ReconstructionMixin
+from memae.detectors.base import BaseDetector, ReconstructionMixin, shared_params
 from memae.nn import AutoEncoderNet, Memory, attention_entropy, squared_error
 from memae.nn.memory import Addressing
 from memae.preprocessing import Preprocessing, network_shape
@@ -87,24 +87,7 @@ random_state, verbose
         random_state: int | None = None,
         verbose: int = 0,
     ) -> None:
-        super().__init__(
-            backbone=backbone,
-            hidden_dims=hidden_dims,
-            latent_dim=latent_dim,
-            activation=activation,
-            kernel_sizes=kernel_sizes,
-            preprocessing=preprocessing,
-            epochs=epochs,
-            batch_size=batch_size,
-            lr=lr,
-            weight_decay=weight_decay,
-            validation_fraction=validation_fraction,
-            patience=patience,
-            contamination=contamination,
-            device=device,
-            random_state=random_state,
-            verbose=verbose,
-        )
+        super().__init__(**shared_params(locals()))
         self.memory_size = memory_size
         self.shrink_threshold = shrink_threshold
         self.addressing = addressing

@@ -8,7 +8,7 @@ from typing import Literal
 import torch
 from torch import Tensor, nn
 
-from memae.detectors.base import BaseDetector, ReconstructionMixin
+from memae.detectors.base import BaseDetector, ReconstructionMixin, shared_params
 from memae.nn import VAENet, gaussian_kl, gaussian_nll, squared_error
 from memae.preprocessing import Preprocessing
 
@@ -72,24 +72,7 @@ random_state, verbose
         random_state: int | None = None,
         verbose: int = 0,
     ) -> None:
-        super().__init__(
-            backbone=backbone,
-            hidden_dims=hidden_dims,
-            latent_dim=latent_dim,
-            activation=activation,
-            kernel_sizes=kernel_sizes,
-            preprocessing=preprocessing,
-            epochs=epochs,
-            batch_size=batch_size,
-            lr=lr,
-            weight_decay=weight_decay,
-            validation_fraction=validation_fraction,
-            patience=patience,
-            contamination=contamination,
-            device=device,
-            random_state=random_state,
-            verbose=verbose,
-        )
+        super().__init__(**shared_params(locals()))
         self.beta = beta
         self.score = score
         self.n_samples = n_samples
