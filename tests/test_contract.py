@@ -105,6 +105,12 @@ def test_params_only_constructor_and_clone(fitted):
     assert twin.get_params() == fitted.get_params() and not hasattr(twin, "network_")
     with pytest.raises(NotFittedError, match="not fitted"):
         twin.decision_function(np.zeros((2, 12)))
+    from sklearn.exceptions import NotFittedError as SklearnNotFittedError
+    from sklearn.utils.validation import check_is_fitted
+
+    with pytest.raises(SklearnNotFittedError):
+        check_is_fitted(twin)
+    check_is_fitted(fitted)
 
 
 def _shared_params() -> set[str]:

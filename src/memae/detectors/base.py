@@ -19,6 +19,7 @@ from typing import Any, ClassVar
 import numpy as np
 import torch
 from sklearn.base import BaseEstimator
+from sklearn.exceptions import NotFittedError as SklearnNotFittedError
 from sklearn.metrics import average_precision_score, roc_auc_score
 from torch import Tensor, nn
 
@@ -70,8 +71,8 @@ def _is_abstract(cls: type) -> bool:
     )
 
 
-class NotFittedError(ValueError, AttributeError):
-    """The detector was used before ``fit`` (same bases as scikit-learn's)."""
+class NotFittedError(SklearnNotFittedError):
+    """The detector was used before ``fit`` (a scikit-learn ``NotFittedError``)."""
 
 
 class BaseDetector(BaseEstimator, metaclass=ABCMeta):
