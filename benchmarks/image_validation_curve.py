@@ -12,8 +12,9 @@ import argparse
 import json
 from pathlib import Path
 
+import _bootstrap  # noqa: F401 - makes the benchmarks package importable
+from benchmarks.runners.report import environment
 from memae import AutoEncoder, MemAE
-from memae.benchmarks.report import environment
 from memae.datasets import load_image_dataset
 
 if __name__ == "__main__":
@@ -28,7 +29,7 @@ if __name__ == "__main__":
     for cls in (AutoEncoder, MemAE):
         det = cls.from_preset(args.dataset, epochs=args.epochs, random_state=0)
         det.fit(X[y == args.cls])
-        val = [h["val_recon"] for h in det.history_]
+        val = [h["val_loss"] for h in det.history_]
         curves[cls.__name__] = val
         marks = [e for e in (10, 25, 40) if e <= len(val)]
         print(

@@ -3,7 +3,8 @@
 python benchmarks/kdd.py [--runs 20] [--quick] [--readme README.md]
 """
 
-from memae.benchmarks.kdd import main
+import _bootstrap  # noqa: F401 - makes the benchmarks package importable
+from benchmarks.runners.kdd import main
 
 if __name__ == "__main__":
     main(prog="python benchmarks/kdd.py")

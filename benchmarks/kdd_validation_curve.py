@@ -12,8 +12,9 @@ import argparse
 import json
 from pathlib import Path
 
+import _bootstrap  # noqa: F401 - makes the benchmarks package importable
+from benchmarks.runners.report import environment
 from memae import AutoEncoder, MemAE
-from memae.benchmarks.report import environment
 from memae.datasets import load_kdd
 from memae.evaluation import kdd_split
 
@@ -28,7 +29,7 @@ if __name__ == "__main__":
     for cls in (AutoEncoder, MemAE):
         det = cls.from_preset("kdd", epochs=args.epochs, patience=None, random_state=0)
         det.fit(X[train])
-        val = [h["val_recon"] for h in det.history_]
+        val = [h["val_loss"] for h in det.history_]
         curves[cls.__name__] = val
         line = f"{cls.__name__}: val loss epoch 1 {val[0]:.3g}"
         if len(val) >= 40:

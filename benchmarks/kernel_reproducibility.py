@@ -22,7 +22,8 @@ from pathlib import Path
 
 import numpy as np
 
-from memae.benchmarks.report import environment, update_readme, write_results
+import _bootstrap  # noqa: F401 - makes the benchmarks package importable
+from benchmarks.runners.report import environment, update_readme, write_results
 
 SETTINGS = {
     "default (repeated)": {},

@@ -3,7 +3,8 @@
 python benchmarks/latent_figures.py [--quick] [--readme README.md]
 """
 
-from memae.benchmarks.latent import main
+import _bootstrap  # noqa: F401 - makes the benchmarks package importable
+from benchmarks.runners.latent import main
 
 if __name__ == "__main__":
     main(prog="python benchmarks/latent_figures.py")

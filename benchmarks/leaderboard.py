@@ -3,7 +3,8 @@
 python benchmarks/leaderboard.py [--quick] [--readme README.md]
 """
 
-from memae.benchmarks.leaderboard import main
+import _bootstrap  # noqa: F401 - makes the benchmarks package importable
+from benchmarks.runners.leaderboard import main
 
 if __name__ == "__main__":
     main(prog="python benchmarks/leaderboard.py")

@@ -23,8 +23,9 @@ from pathlib import Path
 import torch
 from sklearn.metrics import roc_auc_score
 
+import _bootstrap  # noqa: F401 - makes the benchmarks package importable
 import memae
-from memae.benchmarks.report import environment, update_readme
+from benchmarks.runners.report import environment, update_readme
 
 ROOT = Path(__file__).resolve().parents[1]
 BEFORE_COMMIT = "74d4729"  # the last commit before issue 23's fixes

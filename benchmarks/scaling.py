@@ -5,7 +5,8 @@ python benchmarks/scaling.py [--rows 20000000] [--workdir DIR] [--quick] [--read
 
 import sys
 
-from memae.benchmarks.scaling import main
+import _bootstrap  # noqa: F401 - makes the benchmarks package importable
+from benchmarks.runners.scaling import main
 
 if __name__ == "__main__":
     main(sys.argv[1:], prog="python benchmarks/scaling.py")

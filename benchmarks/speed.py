@@ -3,7 +3,8 @@
 python benchmarks/speed.py [--epochs 5] [--quick] [--readme README.md]
 """
 
-from memae.benchmarks.speed import main
+import _bootstrap  # noqa: F401 - makes the benchmarks package importable
+from benchmarks.runners.speed import main
 
 if __name__ == "__main__":
     main(prog="python benchmarks/speed.py")

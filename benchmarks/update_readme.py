@@ -9,8 +9,9 @@ The figures come from the JSON each benchmark script wrote; this only formats th
 import json
 from pathlib import Path
 
-from memae.benchmarks import images, kdd, scaling, speed, video
-from memae.benchmarks.report import update_readme
+import _bootstrap  # noqa: F401 - makes the benchmarks package importable
+from benchmarks.runners import images, kdd, scaling, speed, video
+from benchmarks.runners.report import update_readme
 
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "benchmarks" / "results"

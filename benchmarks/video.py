@@ -3,7 +3,8 @@
 python benchmarks/video.py [--preset ped2-cpu|ped2] [--quick] [--readme README.md]
 """
 
-from memae.benchmarks.video import main
+import _bootstrap  # noqa: F401 - makes the benchmarks package importable
+from benchmarks.runners.video import main
 
 if __name__ == "__main__":
     main(prog="python benchmarks/video.py")

@@ -58,7 +58,7 @@ def kdd_slice(kdd):
     return X_train, X_test, y_test
 
 
-@pytest.fixture()
+@pytest.fixture(scope="session")
 def planted():
     """Normal rows on a 3-d linear manifold in 12-d plus noise; anomalies off it."""
     rng = np.random.default_rng(1)

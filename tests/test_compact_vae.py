@@ -151,7 +151,7 @@ def test_hole_score_beats_reconstruction_in_a_hole_and_bad_parameters():
 
 
 def test_benchmarks_report_every_score_of_one_fit():
-    from memae.benchmarks.report import other_scores
+    from benchmarks.runners.report import other_scores
 
     X, Xt, _ = _gap_data()
     det = CompactVAE(**PARAMS).fit(X)

@@ -79,9 +79,13 @@ def test_f1_at_top_by_hand():
 
 
 def test_shallow_references_separate_planted_outliers():
+    from benchmarks.runners.baselines import (
+        KNNDistance,
+        PCAReconstruction,
+        isolation_forest,
+        one_class_svm,
+    )
     from sklearn.metrics import roc_auc_score
-
-    from memae.baselines import KNNDistance, PCAReconstruction, isolation_forest, one_class_svm
 
     from .conftest import make_off_manifold, trivial_auc
 
@@ -97,7 +101,7 @@ def test_shallow_references_separate_planted_outliers():
 
 
 def test_average_rank_by_hand():
-    from memae.benchmarks.leaderboard import average_rank
+    from benchmarks.runners.leaderboard import average_rank
 
     per = {
         "a": {"m1": {"auc": 0.9}, "m2": {"auc": 0.8}, "m3": {"auc": 0.8}},
@@ -108,7 +112,7 @@ def test_average_rank_by_hand():
 
 
 def test_leaderboard_targets_by_hand():
-    from memae.benchmarks.leaderboard import targets
+    from benchmarks.runners.leaderboard import targets
 
     names = ["AE", "LatentNormAE", "CompactVAE-sphere", "KNN"]
     auc = {"AE": 0.8, "LatentNormAE": 0.7, "CompactVAE-sphere": 0.9, "KNN": 0.75}
@@ -143,7 +147,7 @@ def test_leaderboard_targets_by_hand():
 
 
 def test_baseline_options_by_hand():
-    from memae.baselines import KNNDistance, PCAReconstruction, Subsampled
+    from benchmarks.runners.baselines import KNNDistance, PCAReconstruction, Subsampled
 
     X = np.array([[0.0, 0.0], [0.0, 10.0], [0.0, 20.0]])
     # raw features: the 1st-nearest training row of (3, 0) is (0, 0), 3 away

@@ -66,7 +66,7 @@ def test_validation_data_chooses_the_epoch_and_is_recorded(tmp_path):
     det = AutoEncoder(**params).fit(X, validation_data=val, selection_metric="average_precision")
     assert det.selection_ == "labelled average_precision"
     metric = [h["val_metric"] for h in det.history_]
-    assert len(metric) == 12 and all("val_recon" in h for h in det.history_)  # both kept
+    assert len(metric) == 12 and all("val_loss" in h for h in det.history_)  # both kept
     assert metric[det.best_epoch_ - 1] == max(metric)
     # the kept weights are that epoch's: its metric is what the fitted model gives
     from sklearn.metrics import average_precision_score
@@ -168,7 +168,8 @@ def test_one_class_validation_uses_the_training_split_only():
 
 
 def test_ped2_labelled_track_holds_out_whole_test_videos():
-    from memae.benchmarks.video import VALIDATION_VIDEOS, labelled_split
+    from benchmarks.runners.video import VALIDATION_VIDEOS, labelled_split
+
     from memae.datasets.video import Videos
 
     names = ("01", "02", "03", "12")

@@ -7,6 +7,7 @@
 
 from memae._version import __version__
 from memae.detectors import (
+    DAGMM,
     VAE,
     AutoEncoder,
     BaseDetector,
@@ -20,6 +21,7 @@ from memae.selection import Selection, select
 from memae.training import TrainingError
 
 __all__ = [
+    "DAGMM",
     "VAE",
     "AutoEncoder",
     "BaseDetector",

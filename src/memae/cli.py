@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from contextlib import nullcontext
 from pathlib import Path
@@ -12,32 +13,52 @@ import numpy as np
 from memae._version import __version__
 from memae.readers import DEFAULT_CHUNKSIZE, read_labelled, read_table
 
-MODELS = {
-    "memae": "MemAE",
-    "ae": "AutoEncoder",
-    "latentnorm": "LatentNormAE",
-    "vae": "VAE",
-    "compactvae": "CompactVAE",
-}
-
 
 class CLIError(Exception):
     """An error reported to the user as one line, without a traceback."""
 
 
+def _user_modules_importable() -> None:
+    """Let ``--model module:Class`` / ``--import module`` find modules in the working
+    directory, as ``python -m`` would (the ``memae`` script alone does not)."""
+    if "" not in sys.path and os.getcwd() not in sys.path:
+        sys.path.insert(0, os.getcwd())
+
+
+def _import_plugins(args: argparse.Namespace) -> None:
+    """Import the modules named by ``--import`` (they register their detectors)."""
+    import importlib
+
+    if getattr(args, "plugins", None):
+        _user_modules_importable()
+    for module in getattr(args, "plugins", None) or []:
+        try:
+            importlib.import_module(module)
+        except ModuleNotFoundError as exc:
+            raise CLIError(f"--import {module}: {exc}") from None
+
+
 def cmd_fit(args: argparse.Namespace) -> None:
-    import memae
+    import memae  # noqa: F401 - registers memae's detectors
+    from memae import registry
     from memae.distributed import distributed_session, get_world_size, is_main_process
 
-    cls = getattr(memae, MODELS[args.model])
+    if ":" in args.model:
+        _user_modules_importable()
+    cls = registry.resolve(args.model)
     overrides = {}
     for name in ("epochs", "batch_size", "lr", "contamination", "random_state", "device"):
         value = getattr(args, name)
         if value is not None:
             overrides[name] = value
+    params = set(cls().get_params())
+    unknown = sorted(set(overrides) - params)
+    if unknown:
+        raise CLIError(f"{cls.__name__} has no parameter {', '.join(unknown)}")
     # Under torchrun every rank runs this; rank 0 alone prints, checkpoints and saves.
     with distributed_session():
-        overrides["verbose"] = 0 if args.quiet or not is_main_process() else 1
+        if "verbose" in params:
+            overrides["verbose"] = 0 if args.quiet or not is_main_process() else 1
         det = cls.from_preset(args.preset, **overrides) if args.preset else cls(**overrides)
         # NPY is memory-mapped: float32 rows are read batch by batch, never copied whole.
         X = read_table(args.data, args.label_column, args.key, mmap=True)
@@ -68,6 +89,7 @@ def cmd_fit(args: argparse.Namespace) -> None:
 def cmd_score(args: argparse.Namespace) -> None:
     import memae
 
+    _import_plugins(args)
     det = memae.load(args.model_dir)
     blocks = det.iter_scores(
         args.data, chunksize=args.chunksize, label_column=args.label_column, key=args.key
@@ -141,6 +163,7 @@ def cmd_plot(args: argparse.Namespace) -> None:
     import memae
     from memae import plotting
 
+    _import_plugins(args)
     models = {Path(m).name: memae.load(m) for m in args.models}
     first = next(iter(models.values()))
     if args.figure == "memory":
@@ -171,37 +194,41 @@ def cmd_plot(args: argparse.Namespace) -> None:
     print(f"wrote {out}")
 
 
+#: ``memae benchmark NAME`` -> the module of ``benchmarks/runners/`` that runs it
+BENCHMARKS = {
+    "kdd": "kdd",
+    "mnist": "images",
+    "cifar10": "images",
+    "ped2": "video",
+    "all": "leaderboard",
+    "latent": "latent",
+    "speed": "speed",
+    "scaling": "scaling",
+}
+
+
+def _runner(module: str):
+    """A runner of the source checkout memae is installed from (``pip install -e .``).
+
+    The runners are not part of the library: ``import memae`` never loads them.
+    """
+    import importlib
+
+    root = Path(__file__).resolve().parents[2]
+    if not (root / "benchmarks" / "runners" / f"{module}.py").is_file():
+        raise CLIError(
+            "the benchmark runners are not part of the installed package; they live in the "
+            "benchmarks/ folder of memae's source repository: clone it, run 'pip install -e .' "
+            "there, then 'memae benchmark ...' (or 'python benchmarks/<name>.py') in the clone"
+        )
+    if str(root) not in sys.path:
+        sys.path.insert(0, str(root))
+    return importlib.import_module(f"benchmarks.runners.{module}")
+
+
 def cmd_benchmark(args: argparse.Namespace) -> None:
-    if args.name == "kdd":
-        from memae.benchmarks import kdd
-
-        kdd.main(args.rest)
-    elif args.name == "speed":
-        from memae.benchmarks import speed
-
-        speed.main(args.rest)
-    elif args.name == "scaling":
-        from memae.benchmarks import scaling
-
-        scaling.main(args.rest)
-    elif args.name in ("mnist", "cifar10"):
-        from memae.benchmarks import images
-
-        images.main([args.name, *args.rest])
-    elif args.name == "ped2":
-        from memae.benchmarks import video
-
-        video.main(args.rest)
-    elif args.name == "all":
-        from memae.benchmarks import leaderboard
-
-        leaderboard.main(args.rest)
-    elif args.name == "latent":
-        from memae.benchmarks import latent
-
-        latent.main(args.rest)
-    else:  # pragma: no cover - argparse restricts choices
-        raise CLIError(f"unknown benchmark {args.name}")
+    runner = _runner(BENCHMARKS[args.name])
+    runner.main([args.name, *args.rest] if args.name in ("mnist", "cifar10") else args.rest)
 
 
 def cmd_demo(args: argparse.Namespace) -> None:
@@ -210,22 +237,28 @@ def cmd_demo(args: argparse.Namespace) -> None:
     run_demo(epochs=args.epochs, seed=args.seed)
 
 
-def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
-        prog="memae",
-        description="Deep autoencoder anomaly detection (MemAE and baselines).",
+def _data_options(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--label-column",
+        default=None,
+        help="column (name or index) to drop before fitting/scoring",
     )
-    parser.add_argument("--version", action="version", version=f"memae {__version__}")
-    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    p.add_argument("--key", default=None, help="array name inside an .npz file")
 
-    def data_options(p: argparse.ArgumentParser) -> None:
-        p.add_argument(
-            "--label-column",
-            default=None,
-            help="column (name or index) to drop before fitting/scoring",
-        )
-        p.add_argument("--key", default=None, help="array name inside an .npz file")
 
+def _plugin_option(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--import",
+        dest="plugins",
+        action="append",
+        metavar="MODULE",
+        help="import MODULE first, to load a model of a detector class it defines "
+        "(memae never imports code named by a model file)",
+    )
+
+
+def _add_fit(sub: argparse._SubParsersAction) -> None:
+    """The ``fit`` command's options."""
     p = sub.add_parser(
         "fit",
         help="train a detector and save it",
@@ -236,7 +269,12 @@ def build_parser() -> argparse.ArgumentParser:
         "with: torchrun --standalone --nproc_per_node=K -m memae fit ...",
     )
     p.add_argument("data", help="training data file")
-    p.add_argument("--model", choices=sorted(MODELS), default="memae")
+    p.add_argument(
+        "--model",
+        default="memae",
+        help="memae, ae, latentnorm, vae, compactvae (any registered model_key), or "
+        "module:Class for a detector of your own (a memae.BaseDetector subclass)",
+    )
     p.add_argument("--preset", default=None, help="paper configuration, e.g. 'kdd'")
     p.add_argument("--out", required=True, help="model directory to write")
     p.add_argument("--epochs", type=int)
@@ -258,9 +296,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--selection-metric", choices=("roc_auc", "average_precision"), default="roc_auc"
     )
-    data_options(p)
+    _data_options(p)
     p.set_defaults(func=cmd_fit)
 
+
+def _add_score(sub: argparse._SubParsersAction) -> None:
+    """The ``score`` command's options."""
     p = sub.add_parser(
         "score",
         help="score data with a saved model",
@@ -278,9 +319,13 @@ def build_parser() -> argparse.ArgumentParser:
         help="rows read at a time; memory is bounded by this, not by the file "
         f"(default {DEFAULT_CHUNKSIZE})",
     )
-    data_options(p)
+    _data_options(p)
+    _plugin_option(p)
     p.set_defaults(func=cmd_score)
 
+
+def _add_plot(sub: argparse._SubParsersAction) -> None:
+    """The ``plot`` command's options."""
     p = sub.add_parser(
         "plot",
         help="figures of saved image models (PNG)",
@@ -298,8 +343,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--n", type=int, default=10, help="images (or memory items) to show")
     p.add_argument("--seed", type=int, default=0, help="which images are drawn")
     p.add_argument("--out", required=True, help="PNG file to write")
+    _plugin_option(p)
     p.set_defaults(func=cmd_plot)
 
+
+def _add_benchmark(sub: argparse._SubParsersAction) -> None:
+    """The ``benchmark`` command's options."""
     p = sub.add_parser(
         "benchmark",
         help="run a paper benchmark",
@@ -309,11 +358,14 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument(
         "name",
-        choices=["kdd", "mnist", "cifar10", "ped2", "all", "latent", "speed", "scaling"],
+        choices=list(BENCHMARKS),
     )
     p.add_argument("rest", nargs=argparse.REMAINDER, help="options of the benchmark")
     p.set_defaults(func=cmd_benchmark)
 
+
+def _add_demo(sub: argparse._SubParsersAction) -> None:
+    """The ``demo`` command's options."""
     p = sub.add_parser(
         "demo",
         help="1-minute demo on scikit-learn's bundled digits",
@@ -323,6 +375,20 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--epochs", type=int, default=60)
     p.add_argument("--seed", type=int, default=0)
     p.set_defaults(func=cmd_demo)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="memae",
+        description="Deep autoencoder anomaly detection (MemAE and baselines).",
+    )
+    parser.add_argument("--version", action="version", version=f"memae {__version__}")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    _add_fit(sub)
+    _add_score(sub)
+    _add_plot(sub)
+    _add_benchmark(sub)
+    _add_demo(sub)
     return parser
 
 

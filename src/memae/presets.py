@@ -113,9 +113,24 @@ PRESETS: dict[str, Preset] = {
             },
             "ae": {"l1_weight": 0.0},
             **_other_models(10.0),
+            "dagmm": {
+                "latent_dim": 1,
+                "lr": 1e-4,
+                "n_components": 4,
+                "energy_weight": 0.1,
+                "covariance_weight": 0.005,
+                "estimation_hidden": 10,
+                "dropout": 0.5,
+            },
         },
         sources={
             **_OTHER_SOURCES,
+            "DAGMM's latent_dim, lr, n_components, energy_weight, covariance_weight, "
+            "estimation_hidden, dropout": "DAGMM paper (Zong et al., ICLR 2018), KDDCUP99: "
+            "compression network FC d-60-30-10-1 (tanh, linear code) and its mirror, "
+            "estimation network FC 3-10 (tanh), dropout 0.5, FC 10-4 softmax; lambda_1 0.1, "
+            "lambda_2 0.005; Adam lr 1e-4, batch 1024. memae keeps the preset's "
+            "standardisation, epoch cap and patience (the paper trains 200 epochs)",
             "hidden_dims, latent_dim, activation": "paper: FC d-60-30-10-3 encoder, tanh after "
             "every layer but the last, mirrored decoder (the DAGMM compression network with a "
             "3-d code)",

@@ -33,13 +33,13 @@ class Selection:
         Its row in ``results_``.
     results_ : list of dict
         One row per candidate: ``detector``, ``params``, the labelled ``metric`` on the
-        validation rows, ``val_recon`` (the lowest unlabelled validation loss, or None),
+        validation rows, ``val_loss`` (the lowest unlabelled validation loss, or None),
         ``best_epoch`` and ``epochs``.
     metric : str
         The selection metric's name.
     unlabelled_index_ : int or None
         The candidate the unlabelled validation loss would have chosen (the lowest
-        ``val_recon``; only comparable between candidates of one detector class and
+        ``val_loss``; only comparable between candidates of one detector class and
         preprocessing), for comparison.
     """
 
@@ -59,7 +59,7 @@ class Selection:
         for i, r in enumerate(self.results_):
             mark = " (chosen)" if i == self.best_index_ else ""
             mark += " (lowest loss)" if i == self.unlabelled_index_ else ""
-            loss = "–" if r["val_recon"] is None else f"{r['val_recon']:.6g}"
+            loss = "–" if r["val_loss"] is None else f"{r['val_loss']:.6g}"
             lines.append(
                 f"| {i}{mark} | {r['detector']} | {r['params']} | {r['metric']:.4f} | {loss} | "
                 f"{r['best_epoch']} of {r['epochs']} |"
@@ -116,19 +116,19 @@ def select(
         for params in grid:
             det = clone(base).set_params(**params)
             det.fit(X, validation_data=validation_data, selection_metric=selection_metric)
-            losses = [h["val_recon"] for h in det.history_ if "val_recon" in h]
+            losses = [h["val_loss"] for h in det.history_ if "val_loss" in h]
             fitted.append(det)
             rows.append(
                 {
                     "detector": type(det).__name__,
                     "params": dict(params),
                     "metric": float(metric(y_val, det.decision_function(validation_data[0]))),
-                    "val_recon": min(losses) if losses else None,
+                    "val_loss": min(losses) if losses else None,
                     "best_epoch": det.best_epoch_,
                     "epochs": len(det.history_),
                 }
             )
     best = int(np.argmax([r["metric"] for r in rows]))
-    with_loss = [i for i, r in enumerate(rows) if r["val_recon"] is not None]
-    lowest = min(with_loss, key=lambda i: rows[i]["val_recon"]) if with_loss else None
+    with_loss = [i for i, r in enumerate(rows) if r["val_loss"] is not None]
+    lowest = min(with_loss, key=lambda i: rows[i]["val_loss"]) if with_loss else None
     return Selection(fitted[best], best, rows, selection_metric, lowest)

@@ -1,19 +1,18 @@
-"""Estimator front ends (fit / score / threshold / save / load)."""
+"""Estimator front ends (fit / score / threshold / save / load).
+
+Importing this package registers memae's detectors (:mod:`memae.registry`).
+"""
 
 from memae.detectors.autoencoder import AutoEncoder
-from memae.detectors.base import BaseDetector, NotFittedError
+from memae.detectors.base import BaseDetector, NotFittedError, ReconstructionMixin
 from memae.detectors.compact_vae import CompactVAE
+from memae.detectors.dagmm import DAGMM
 from memae.detectors.latent_norm import LatentNormAE
 from memae.detectors.memae import MemAE
 from memae.detectors.vae import VAE
 
-#: every detector class a model file may name
-DETECTORS: dict[str, type[BaseDetector]] = {
-    cls.__name__: cls for cls in (AutoEncoder, MemAE, LatentNormAE, VAE, CompactVAE)
-}
-
 __all__ = [
-    "DETECTORS",
+    "DAGMM",
     "VAE",
     "AutoEncoder",
     "BaseDetector",
@@ -21,4 +20,5 @@ __all__ = [
     "LatentNormAE",
     "MemAE",
     "NotFittedError",
+    "ReconstructionMixin",
 ]

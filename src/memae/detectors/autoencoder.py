@@ -6,12 +6,12 @@ from collections.abc import Sequence
 
 from torch import Tensor, nn
 
-from memae.detectors.base import BaseDetector
+from memae.detectors.base import BaseDetector, ReconstructionMixin, shared_params
 from memae.nn import AutoEncoderNet, latent_l1, squared_error
 from memae.preprocessing import Preprocessing
 
 
-class AutoEncoder(BaseDetector):
+class AutoEncoder(ReconstructionMixin, BaseDetector, model_key="ae"):
     """Autoencoder anomaly detector: score = reconstruction error.
 
     The same network as :class:`memae.MemAE` without the memory, i.e. the MemAE
@@ -72,8 +72,6 @@ default="standard"
     >>> det.predict(X_test)  # doctest: +SKIP
     """
 
-    _preset_key = "ae"
-
     def __init__(
         self,
         *,
@@ -95,24 +93,7 @@ default="standard"
         random_state: int | None = None,
         verbose: int = 0,
     ) -> None:
-        super().__init__(
-            backbone=backbone,
-            hidden_dims=hidden_dims,
-            latent_dim=latent_dim,
-            activation=activation,
-            kernel_sizes=kernel_sizes,
-            preprocessing=preprocessing,
-            epochs=epochs,
-            batch_size=batch_size,
-            lr=lr,
-            weight_decay=weight_decay,
-            validation_fraction=validation_fraction,
-            patience=patience,
-            contamination=contamination,
-            device=device,
-            random_state=random_state,
-            verbose=verbose,
-        )
+        super().__init__(**shared_params(locals()))
         self.l1_weight = l1_weight
 
     def _build_network(self, sample_shape: tuple[int, ...]) -> nn.Module:
@@ -123,4 +104,4 @@ default="standard"
         out = model(batch)
         recon = squared_error(batch, out.reconstruction).mean()
         loss = recon + self.l1_weight * latent_l1(out.code) if self.l1_weight else recon
-        return {"loss": loss, "recon": recon}
+        return {"loss": loss, "validation": recon}

@@ -1,37 +1,41 @@
 """The estimator front end shared by every memae detector.
 
 A detector owns preprocessing, seeding, device placement, the call into the shared
-trainer, scoring in batches, the contamination threshold and the model files. A
+trainer, scoring in batches, the contamination threshold and its fitted state. A
 concrete model only says how to build its network, what its loss is and how it
-scores a batch (see :class:`memae.AutoEncoder`, :class:`memae.MemAE`).
+scores a batch (see :class:`memae.AutoEncoder`, :class:`memae.MemAE`), and
+registers itself by subclassing (:mod:`memae.registry`).
 """
 
 from __future__ import annotations
 
 import hashlib
+import inspect
 import os
-from abc import abstractmethod
-from collections.abc import Iterator, Sequence
+from abc import ABCMeta, abstractmethod
+from collections.abc import Callable, Iterator, Sequence
 from typing import Any, ClassVar
 
 import numpy as np
 import torch
 from sklearn.base import BaseEstimator
+from sklearn.exceptions import NotFittedError as SklearnNotFittedError
 from sklearn.metrics import average_precision_score, roc_auc_score
 from torch import Tensor, nn
 
-from memae import distributed
+from memae import distributed, io, registry
 from memae.clips import ClipWindows
 from memae.nn import Backbone, build_backbone, squared_error
 from memae.preprocessing import Preprocessing, Scaler, network_shape
 from memae.readers import DEFAULT_CHUNKSIZE, iter_table
-from memae.training import TrainConfig, train
+from memae.training import TrainConfig, adam, train
 from memae.validation import check_array
 
 #: labelled metrics for ``fit(validation_data=...)`` (higher is better)
 SELECTION_METRICS = {"roc_auc": roc_auc_score, "average_precision": average_precision_score}
 
 _INFERENCE_ELEMENTS = 1 << 22  # floats per scoring batch (about 16 MB of input)
+_SCORES_KEY = "fitted.decision_scores"  # the training scores' tensor in the model file
 
 
 def resolve_device(device: str | torch.device) -> torch.device:
@@ -47,15 +51,69 @@ def resolve_device(device: str | torch.device) -> torch.device:
     return dev
 
 
-class NotFittedError(ValueError, AttributeError):
-    """The detector was used before ``fit`` (same bases as scikit-learn's)."""
+def shared_params(values: dict[str, Any]) -> dict[str, Any]:
+    """The parameters :class:`BaseDetector` takes, picked from a subclass's ``locals()``.
+
+    A subclass lists every parameter in its own signature (scikit-learn reads it) and
+    passes the shared ones up with ``super().__init__(**shared_params(locals()))``.
+    """
+    return {name: values[name] for name in _SHARED if name in values}
 
 
-class BaseDetector(BaseEstimator):
+def _is_abstract(cls: type) -> bool:
+    """Whether ``cls`` leaves an abstract method undefined.
+
+    ``__init_subclass__`` runs before ``ABCMeta`` sets ``__abstractmethods__``, so
+    the methods are inspected directly.
+    """
+    return any(
+        getattr(getattr(cls, name, None), "__isabstractmethod__", False) for name in dir(cls)
+    )
+
+
+class NotFittedError(SklearnNotFittedError):
+    """The detector was used before ``fit`` (a scikit-learn ``NotFittedError``)."""
+
+
+class BaseDetector(BaseEstimator, metaclass=ABCMeta):
     """Shared ``fit`` / ``decision_function`` / ``predict`` / ``save`` machinery.
 
-    Subclasses define ``__init__`` (parameters only, scikit-learn style) and
-    :meth:`_build_network`, :meth:`_loss` and :meth:`_score_batch`.
+    This is memae's extension point. A new detector is one subclass, in memae or
+    in the user's own module, that defines:
+
+    - ``__init__``: parameters only, scikit-learn style (list the shared ones that it
+      exposes again and pass them up, e.g. ``super().__init__(**shared_params(locals()))``);
+    - :meth:`_build_network` (a pure torch module), :meth:`_loss` and
+      :meth:`_score_batch` (abstract: a class missing one cannot be instantiated);
+    - optionally the hooks :meth:`_before_training`, :meth:`_configure_optimizer`,
+      :meth:`_after_training`, :meth:`_training_scores`, :meth:`_check_params`, and
+      :meth:`_get_state` / :meth:`_set_state` for fitted state beyond the weights.
+
+    The class statement registers it (``class Mine(BaseDetector, model_key="mine")``;
+    the key defaults to the lower-cased class name; ``register=False`` opts out, for a
+    test double), after which ``fit``, ``save``,
+    :func:`memae.load` and ``memae fit --model module:Class`` work with no edit to
+    memae. Reconstruction models also mix in :class:`ReconstructionMixin`.
+
+    Examples
+    --------
+    >>> import torch
+    >>> from torch import nn
+    >>> from memae import BaseDetector
+    >>> class LinearAE(BaseDetector, model_key="linear-ae-doc"):
+    ...     def __init__(self, *, latent_dim=2, epochs=5, random_state=None):
+    ...         super().__init__(latent_dim=latent_dim, epochs=epochs, random_state=random_state)
+    ...     def _build_network(self, sample_shape):
+    ...         d = sample_shape[0]
+    ...         return nn.Sequential(nn.Linear(d, self.latent_dim), nn.Linear(self.latent_dim, d))
+    ...     def _loss(self, model, batch):
+    ...         err = (model(batch) - batch).pow(2).mean()
+    ...         return {"loss": err}
+    ...     def _score_batch(self, model, batch):
+    ...         return (model(batch) - batch).pow(2).sum(dim=1)
+    >>> X = torch.randn(200, 5).numpy()
+    >>> LinearAE(random_state=0).fit(X).decision_function(X[:3]).shape
+    (3,)
 
     Fitted attributes
     -----------------
@@ -86,8 +144,21 @@ class BaseDetector(BaseEstimator):
     device_ : torch.device
     """
 
-    #: preset table key of this class in :data:`memae.presets.PRESETS`
-    _preset_key: ClassVar[str] = ""
+    #: registry key: the CLI's ``--model`` value and the preset tables' column
+    model_key: ClassVar[str] = ""
+
+    def __init_subclass__(
+        cls, model_key: str | None = None, register: bool = True, **kwargs: Any
+    ) -> None:
+        super().__init_subclass__(**kwargs)
+        if model_key is not None:
+            cls.model_key = model_key
+        elif "model_key" not in cls.__dict__:
+            cls.model_key = cls.__name__.lower()
+        # An intermediate (abstract) base class is not a detector; ``register=False``
+        # keeps a concrete helper class (a test double) out of the registry too.
+        if register and not _is_abstract(cls):
+            registry.register(cls, cls.model_key)
 
     def __init__(
         self,
@@ -110,7 +181,8 @@ class BaseDetector(BaseEstimator):
         verbose: int = 0,
     ) -> None:
         # Parameters shared by every detector; subclasses list them again in their own
-        # signature (scikit-learn's get_params reads it) and pass them up.
+        # signature (scikit-learn's get_params reads it) and pass them up
+        # (``shared_params(locals())``).
         self.backbone = backbone
         self.hidden_dims = hidden_dims
         self.latent_dim = latent_dim
@@ -139,14 +211,26 @@ class BaseDetector(BaseEstimator):
 
     @abstractmethod
     def _loss(self, model: nn.Module, batch: Tensor) -> dict[str, Tensor]:
-        """``{"loss": training objective, "recon": reconstruction loss}`` for a batch."""
-
-    def _score_batch(self, model: nn.Module, batch: Tensor) -> Tensor:
-        """Anomaly scores ``(B,)`` of a preprocessed batch (higher = more anomalous).
-
-        Default: the per-sample squared reconstruction error (AE and MemAE).
+        """``{"loss": objective}`` of a preprocessed batch, plus ``"validation"`` when
+        the unlabelled validation criterion is another quantity (AE, MemAE and
+        LatentNormAE: the reconstruction term alone). See :data:`memae.training.config.LossFn`.
         """
-        return squared_error(batch, model(batch).reconstruction)
+
+    @abstractmethod
+    def _score_batch(self, model: nn.Module, batch: Tensor) -> Tensor:
+        """Anomaly scores ``(B,)`` of a preprocessed batch (higher = more anomalous)."""
+
+    def _before_training(self, arr: Any, network: nn.Module) -> None:
+        """Hook: runs after the network is built and before the first epoch.
+
+        ``arr`` holds the checked training samples (not yet preprocessed: see
+        ``self.scaler_``). For example, a DeepSVDD centre would be computed here.
+        """
+
+    def _configure_optimizer(self, network: nn.Module) -> torch.optim.Optimizer:
+        """Hook: the optimiser of ``network``'s parameters, called once it is on the
+        device (default: :func:`memae.training.adam` with ``lr`` and ``weight_decay``)."""
+        return adam(network, self.lr, self.weight_decay)
 
     def _backbone(self, sample_shape: tuple[int, ...], *, linear_code: bool = False) -> Backbone:
         """The encoder/decoder pair; ``linear_code``: no batch norm or activation on the code."""
@@ -170,7 +254,7 @@ class BaseDetector(BaseEstimator):
         """
         from memae.presets import preset_params
 
-        return cls(**{**preset_params(name, cls._preset_key), **overrides})
+        return cls(**{**preset_params(name, cls.model_key), **overrides})
 
     # ------------------------------------------------------------------------- fit
     def fit(
@@ -207,7 +291,7 @@ class BaseDetector(BaseEstimator):
             Early stopping and the weights kept then follow ``selection_metric`` on
             them, computed after every epoch (recorded as ``val_metric`` in
             ``history_``), instead of the unlabelled validation loss, which is still
-            recorded (``val_recon``). Without it, nothing changes. Labelled selection
+            recorded (``val_loss``). Without it, nothing changes. Labelled selection
             is optimistic on ``X_val``: report results on other data.
         selection_metric : {"roc_auc", "average_precision"}, default="roc_auc"
 
@@ -221,50 +305,20 @@ class BaseDetector(BaseEstimator):
                 f"selection_metric must be one of {sorted(SELECTION_METRICS)}, "
                 f"got {selection_metric!r}"
             )
-        arr, names = check_array(X, estimator=type(self).__name__)
-        self.scaler_ = Scaler.fit(arr, self.preprocessing)  # also checks the image layout
-        # Every rank of a multi-process fit uses rank 0's seed (drawn or given).
-        self.seed_ = distributed.broadcast_int(self._draw_seed())
-        self.device_ = distributed.local_device(resolve_device(self.device))
-        self.n_features_in_ = int(np.prod(arr.shape[1:]))
-        self.sample_shape_ = tuple(arr.shape[1:])
-        if names is not None:
-            self.feature_names_in_ = names
-        elif hasattr(self, "feature_names_in_"):
-            del self.feature_names_in_
-        # Build the network under a private RNG so initialisation depends on seed_ only.
-        with torch.random.fork_rng(devices=[]):
-            torch.manual_seed(self.seed_)
-            network = self._build_network(network_shape(self.sample_shape_))
-        config = TrainConfig(
-            epochs=self.epochs,
-            batch_size=self.batch_size,
-            lr=self.lr,
-            weight_decay=self.weight_decay,
-            validation_fraction=self.validation_fraction,
-            patience=self.patience,
-            seed=self.seed_,
-            verbose=self.verbose,
-        )
+        arr, network = self._setup(X)
         monitor, monitor_id = None, ""
         if validation_data is not None:
-            X_val, y_val = self._check_validation_data(validation_data)
-            metric = SELECTION_METRICS[selection_metric]
-            digest = hashlib.sha256(np.ascontiguousarray(X_val).tobytes())
-            digest.update(y_val.tobytes() + selection_metric.encode())
-            monitor_id = digest.hexdigest()
-
-            def monitor(model: nn.Module) -> float:
-                return metric(y_val, self._validation_scores(model, arr, X_val))
-
+            monitor, monitor_id = self._labelled_monitor(validation_data, selection_metric, arr)
+        self._before_training(arr, network)
         try:
             result = train(
                 network,
                 arr,
                 self._loss,
-                config,
+                self._train_config(),
                 transform=self.scaler_,
                 device=self.device_,
+                optimizer=self._configure_optimizer,
                 checkpoint_dir=checkpoint_dir,
                 checkpoint_every=checkpoint_every,
                 resume=resume,
@@ -285,13 +339,62 @@ class BaseDetector(BaseEstimator):
             "labelled": f"labelled {selection_metric}",
         }[result.selection]
         self._after_training(arr)
+        self._score_training_rows(arr)
+        return self
+
+    def _setup(self, X: Any) -> tuple[Any, nn.Module]:
+        """Check ``X``; set the scaler, seed, device and input shape; build the network."""
+        arr, names = check_array(X, estimator=type(self).__name__)
+        self.scaler_ = Scaler.fit(arr, self.preprocessing)  # also checks the image layout
+        # Every rank of a multi-process fit uses rank 0's seed (drawn or given).
+        self.seed_ = distributed.broadcast_int(self._draw_seed())
+        self.device_ = distributed.local_device(resolve_device(self.device))
+        self.n_features_in_ = int(np.prod(arr.shape[1:]))
+        self.sample_shape_ = tuple(arr.shape[1:])
+        if names is not None:
+            self.feature_names_in_ = names
+        elif hasattr(self, "feature_names_in_"):
+            del self.feature_names_in_
+        # Build the network under a private RNG so initialisation depends on seed_ only.
+        with torch.random.fork_rng(devices=[]):
+            torch.manual_seed(self.seed_)
+            network = self._build_network(network_shape(self.sample_shape_))
+        return arr, network
+
+    def _train_config(self) -> TrainConfig:
+        return TrainConfig(
+            epochs=self.epochs,
+            batch_size=self.batch_size,
+            lr=self.lr,
+            weight_decay=self.weight_decay,
+            validation_fraction=self.validation_fraction,
+            patience=self.patience,
+            seed=self.seed_,
+            verbose=self.verbose,
+        )
+
+    def _labelled_monitor(
+        self, validation_data: Any, selection_metric: str, arr: Any
+    ) -> tuple[Callable[[nn.Module], float], str]:
+        """The trainer's ``monitor`` (the labelled metric) and an id of its data."""
+        X_val, y_val = self._check_validation_data(validation_data)
+        metric = SELECTION_METRICS[selection_metric]
+        digest = hashlib.sha256(np.ascontiguousarray(X_val).tobytes())
+        digest.update(y_val.tobytes() + selection_metric.encode())
+
+        def monitor(model: nn.Module) -> float:
+            return metric(y_val, self._validation_scores(model, arr, X_val))
+
+        return monitor, digest.hexdigest()
+
+    def _score_training_rows(self, arr: Any) -> None:
+        """``decision_scores_``, ``threshold_`` and ``labels_`` of the training rows."""
         # With several processes each rank scores its share of the training rows.
         start, stop = distributed.shard_bounds(len(arr))
         share = arr.select(slice(start, stop)) if isinstance(arr, ClipWindows) else arr[start:stop]
         scores = self._training_scores(share, start)
         self.decision_scores_ = distributed.gather_rows(scores, len(arr))
         self._set_threshold()
-        return self
 
     def _after_training(self, arr: Any) -> None:
         """Hook: fitted state beyond the weights (``network_`` is set), before scoring."""
@@ -420,20 +523,6 @@ class BaseDetector(BaseEstimator):
         if held:
             yield self._scores(np.concatenate(pieces), bs)
 
-    @torch.inference_mode()
-    def reconstruct(self, X: Any, batch_size: int | None = None) -> np.ndarray:
-        """The network's reconstruction of every sample, in the input's scale and layout.
-
-        For images fitted as ``(N, H, W)`` uint8 the result is ``(N, H, W)`` float32
-        on the 0-255 scale, ready to show next to the input.
-        """
-        arr = self._check_input(X)
-        out = np.empty(arr.shape, dtype=np.float32)
-        for start, batch in self._batches(arr, batch_size):
-            x_hat = self.network_(batch).reconstruction
-            out[start : start + len(batch)] = self.scaler_.inverse(x_hat).cpu().numpy()
-        return out
-
     def score_samples(self, X: Any) -> np.ndarray:
         """Minus :meth:`decision_function` (scikit-learn's sign: lower = more abnormal)."""
         return -self.decision_function(X)
@@ -477,11 +566,80 @@ class BaseDetector(BaseEstimator):
 
         In a multi-process fit only rank 0 writes; the others wait until it is done.
         """
-        from memae.io import save
-
+        self._check_fitted()
         if distributed.is_main_process():
-            save(self, path)
+            io.save(self, path)
         distributed.barrier()
+
+    def _get_state(self) -> tuple[dict[str, Any], dict[str, Tensor]]:
+        """The fitted state: JSON-ready values and named CPU tensors.
+
+        :mod:`memae.io` writes both and hands them back to :meth:`_set_state`. A
+        subclass with more fitted state extends both methods (calling ``super()``).
+        """
+        self._check_fitted()
+        fitted = {
+            "n_features_in": self.n_features_in_,
+            "sample_shape": list(self.sample_shape_),
+            "feature_names_in": getattr(self, "feature_names_in_", None),
+            "preprocessing": self.scaler_.to_config(),
+            "threshold": self.threshold_,
+            "seed": self.seed_,
+            "best_epoch": self.best_epoch_,
+            "stopped_early": self.stopped_early_,
+            "selection": self.selection_,
+            "history": self.history_,
+        }
+        tensors = {
+            f"network.{k}": v.detach().cpu().contiguous()
+            for k, v in self.network_.state_dict().items()
+        }
+        tensors[_SCORES_KEY] = torch.from_numpy(np.ascontiguousarray(self.decision_scores_))
+        return fitted, tensors
+
+    def _set_state(self, fitted: dict[str, Any], tensors: dict[str, Tensor]) -> None:
+        """Restore what :meth:`_get_state` returned (on a detector built from the params).
+
+        Raises ValueError naming what does not fit (wrapped by :func:`memae.load`).
+        """
+        try:
+            sample_shape = tuple(int(s) for s in fitted["sample_shape"])
+            n_features = int(fitted["n_features_in"])
+            scaler = Scaler.from_config(fitted["preprocessing"], sample_shape)
+            threshold = float(fitted["threshold"])
+            seed = int(fitted["seed"])
+        except (KeyError, TypeError, ValueError) as exc:
+            raise ValueError(f"invalid fitted state: {exc}") from None
+        try:
+            network = self._build_network(network_shape(sample_shape))
+        except ValueError as exc:
+            raise ValueError(f"describes no valid network: {exc}") from None
+        state = {k[len("network.") :]: v for k, v in tensors.items() if k.startswith("network.")}
+        try:
+            network.load_state_dict(state, strict=True)
+        except RuntimeError as exc:
+            raise ValueError(
+                f"the weights file does not fit the {type(self).__name__} network described "
+                f"by the config: {exc}"
+            ) from None
+        scores = tensors.get(_SCORES_KEY)
+        if scores is None or scores.dim() != 1:
+            raise ValueError("the weights file lacks the training scores")
+        self.scaler_ = scaler
+        self.device_ = resolve_device(self.device)
+        self.network_ = network.to(self.device_).eval()
+        self.n_features_in_ = n_features
+        self.sample_shape_ = sample_shape
+        if fitted.get("feature_names_in") is not None:
+            self.feature_names_in_ = list(fitted["feature_names_in"])
+        self.seed_ = seed
+        self.best_epoch_ = fitted.get("best_epoch")
+        self.stopped_early_ = bool(fitted.get("stopped_early", False))
+        self.selection_ = fitted.get("selection")
+        self.history_ = fitted.get("history", [])
+        self.decision_scores_ = scores.numpy().astype(np.float64)
+        self.threshold_ = threshold
+        self.labels_ = (self.decision_scores_ > threshold).astype(np.int64)
 
     # --------------------------------------------------------------------- helpers
     def _check_input(self, X: Any, *, names: bool = False) -> Any:
@@ -514,6 +672,32 @@ class BaseDetector(BaseEstimator):
             raise ValueError(f"verbose must be 0, 1 or 2, got {self.verbose}")
 
 
+class ReconstructionMixin:
+    """For detectors whose network output has a ``.reconstruction``: adds
+    :meth:`reconstruct` and scores by the squared reconstruction error by default.
+
+    Put it before :class:`BaseDetector` in the bases.
+    """
+
+    def _score_batch(self, model: nn.Module, batch: Tensor) -> Tensor:
+        """The per-sample squared reconstruction error (AE and MemAE)."""
+        return squared_error(batch, model(batch).reconstruction)
+
+    @torch.inference_mode()
+    def reconstruct(self, X: Any, batch_size: int | None = None) -> np.ndarray:
+        """The network's reconstruction of every sample, in the input's scale and layout.
+
+        For images fitted as ``(N, H, W)`` uint8 the result is ``(N, H, W)`` float32
+        on the 0-255 scale, ready to show next to the input.
+        """
+        arr = self._check_input(X)
+        out = np.empty(arr.shape, dtype=np.float32)
+        for start, batch in self._batches(arr, batch_size):
+            x_hat = self.network_(batch).reconstruction
+            out[start : start + len(batch)] = self.scaler_.inverse(x_hat).cpu().numpy()
+        return out
+
+
 def _chunks(X: Any, chunksize: int, label_column: str | None, key: str | None) -> Iterator[Any]:
     """Blocks of at most ``chunksize`` rows from a file, an array/DataFrame or an iterator."""
     if int(chunksize) < 1:
@@ -542,3 +726,6 @@ def _chunks(X: Any, chunksize: int, label_column: str | None, key: str | None) -
                 f"got {type(X).__name__}"
             ) from None
         yield from it
+
+
+_SHARED = tuple(inspect.signature(BaseDetector.__init__).parameters)[1:]  # without self

@@ -11,7 +11,7 @@ import torch
 from torch import Tensor, nn
 
 from memae.clips import ClipWindows
-from memae.detectors.base import BaseDetector
+from memae.detectors.base import BaseDetector, ReconstructionMixin, shared_params
 from memae.nn import gaussian_kl, gaussian_nll, squared_error
 from memae.nn.compact import CompactVAENet, lipschitz_mlp, sphere_log_area
 from memae.preprocessing import Preprocessing
@@ -19,7 +19,7 @@ from memae.preprocessing import Preprocessing
 _CHUNK = 1024  # query rows per distance block in the hole score
 
 
-class CompactVAE(BaseDetector):
+class CompactVAE(ReconstructionMixin, BaseDetector, model_key="compactvae"):
     r"""VAE whose latent space is compact, scored by how empty the training codes are nearby.
 
     After Glazunov and Zarras, "Vacant Holes for Unsupervised Detection of the
@@ -113,9 +113,10 @@ random_state, verbose
     ----------
     See :class:`memae.detectors.base.BaseDetector`. The reference codes are the
     buffer ``network_.reference`` ``(n, m)``.
+    reference_rows_ : ndarray of int64
+        The training rows whose codes are the reference codes (sorted); saved with
+        the model (empty for files saved before memae recorded it).
     """
-
-    _preset_key = "compactvae"
 
     def __init__(
         self,
@@ -144,24 +145,7 @@ random_state, verbose
         random_state: int | None = None,
         verbose: int = 0,
     ) -> None:
-        super().__init__(
-            backbone=backbone,
-            hidden_dims=hidden_dims,
-            latent_dim=latent_dim,
-            activation=activation,
-            kernel_sizes=kernel_sizes,
-            preprocessing=preprocessing,
-            epochs=epochs,
-            batch_size=batch_size,
-            lr=lr,
-            weight_decay=weight_decay,
-            validation_fraction=validation_fraction,
-            patience=patience,
-            contamination=contamination,
-            device=device,
-            random_state=random_state,
-            verbose=verbose,
-        )
+        super().__init__(**shared_params(locals()))
         self.compactification = compactification
         self.lipschitz = lipschitz
         self.beta = beta
@@ -210,7 +194,7 @@ random_state, verbose
         out = model(batch)
         kl = gaussian_kl(out.chart_mu, out.logvar)
         loss = (gaussian_nll(batch, out.reconstruction, out.log_scale) + self.beta * kl).mean()
-        return {"loss": loss, "recon": loss}
+        return {"loss": loss}
 
     # ------------------------------------------------------------------------ score
     def _after_training(self, arr: Any) -> None:
@@ -224,7 +208,17 @@ random_state, verbose
         rows = np.sort(rng.choice(n, size=min(int(self.n_reference), n), replace=False))
         ref = arr.select(rows) if isinstance(arr, ClipWindows) else arr[rows]
         self.network_.reference = self._codes(ref)
-        self._reference_rows = rows
+        self.reference_rows_ = rows
+
+    def _get_state(self) -> tuple[dict[str, Any], dict[str, Tensor]]:
+        fitted, tensors = super()._get_state()
+        tensors["fitted.reference_rows"] = torch.from_numpy(np.asarray(self.reference_rows_))
+        return fitted, tensors
+
+    def _set_state(self, fitted: dict[str, Any], tensors: dict[str, Tensor]) -> None:
+        super()._set_state(fitted, tensors)
+        rows = tensors.get("fitted.reference_rows", torch.zeros(0, dtype=torch.int64))
+        self.reference_rows_ = rows.numpy().astype(np.int64)
 
     def codes(self, X: Any, batch_size: int | None = None) -> np.ndarray:
         """Posterior centres ``mu(x)`` of ``X``, ``(n_samples, latent_dim)`` float32.
@@ -253,7 +247,7 @@ random_state, verbose
         if self.score == "reconstruction":
             return self._scores(share)
         # Leave-one-out for rows that are reference codes themselves.
-        own = torch.from_numpy(np.isin(np.arange(start, start + len(share)), self._reference_rows))
+        own = torch.from_numpy(np.isin(np.arange(start, start + len(share)), self.reference_rows_))
         out = np.empty(len(share), dtype=np.float64)
         for i, batch in self._batches(share, None):
             mask = own[i : i + len(batch)].to(batch.device)

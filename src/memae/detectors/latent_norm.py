@@ -9,12 +9,12 @@ import numpy as np
 import torch
 from torch import Tensor, nn
 
-from memae.detectors.base import BaseDetector
+from memae.detectors.base import BaseDetector, ReconstructionMixin, shared_params
 from memae.nn import AutoEncoderNet, l2_norm
 from memae.preprocessing import Preprocessing
 
 
-class LatentNormAE(BaseDetector):
+class LatentNormAE(ReconstructionMixin, BaseDetector, model_key="latentnorm"):
     r"""Autoencoder whose code is pulled towards the origin; score = error + code norm.
 
     Ghafourian et al., "Targeted collapse regularized autoencoder for anomaly
@@ -65,8 +65,6 @@ random_state, verbose
     >>> det = LatentNormAE(beta=10.0, epochs=5, random_state=0).fit(X_train)  # doctest: +SKIP
     """
 
-    _preset_key = "latentnorm"
-
     def __init__(
         self,
         *,
@@ -88,24 +86,7 @@ random_state, verbose
         random_state: int | None = None,
         verbose: int = 0,
     ) -> None:
-        super().__init__(
-            backbone=backbone,
-            hidden_dims=hidden_dims,
-            latent_dim=latent_dim,
-            activation=activation,
-            kernel_sizes=kernel_sizes,
-            preprocessing=preprocessing,
-            epochs=epochs,
-            batch_size=batch_size,
-            lr=lr,
-            weight_decay=weight_decay,
-            validation_fraction=validation_fraction,
-            patience=patience,
-            contamination=contamination,
-            device=device,
-            random_state=random_state,
-            verbose=verbose,
-        )
+        super().__init__(**shared_params(locals()))
         self.beta = beta
 
     def _check_params(self) -> None:
@@ -131,7 +112,7 @@ random_state, verbose
         recon = recon.mean()
         # The validation split monitors the reconstruction term only: the full
         # objective would favour the epoch whose codes have collapsed the most.
-        return {"loss": recon + self.beta * norm.mean(), "recon": recon}
+        return {"loss": recon + self.beta * norm.mean(), "validation": recon}
 
     def _score_batch(self, model: nn.Module, batch: Tensor) -> Tensor:
         recon, norm = self._terms(model, batch)

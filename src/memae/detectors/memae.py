@@ -10,13 +10,13 @@ import numpy as np
 import torch
 from torch import Tensor, nn
 
-from memae.detectors.base import BaseDetector
+from memae.detectors.base import BaseDetector, ReconstructionMixin, shared_params
 from memae.nn import AutoEncoderNet, Memory, attention_entropy, squared_error
 from memae.nn.memory import Addressing
 from memae.preprocessing import Preprocessing, network_shape
 
 
-class MemAE(BaseDetector):
+class MemAE(ReconstructionMixin, BaseDetector, model_key="memae"):
     """Memory-augmented autoencoder anomaly detector (Gong et al., ICCV 2019).
 
     The encoder's code addresses a learned memory of ``memory_size`` prototype items
@@ -61,8 +61,6 @@ random_state, verbose
     (50, 3)
     """
 
-    _preset_key = "memae"
-
     def __init__(
         self,
         *,
@@ -89,24 +87,7 @@ random_state, verbose
         random_state: int | None = None,
         verbose: int = 0,
     ) -> None:
-        super().__init__(
-            backbone=backbone,
-            hidden_dims=hidden_dims,
-            latent_dim=latent_dim,
-            activation=activation,
-            kernel_sizes=kernel_sizes,
-            preprocessing=preprocessing,
-            epochs=epochs,
-            batch_size=batch_size,
-            lr=lr,
-            weight_decay=weight_decay,
-            validation_fraction=validation_fraction,
-            patience=patience,
-            contamination=contamination,
-            device=device,
-            random_state=random_state,
-            verbose=verbose,
-        )
+        super().__init__(**shared_params(locals()))
         self.memory_size = memory_size
         self.shrink_threshold = shrink_threshold
         self.addressing = addressing
@@ -156,4 +137,4 @@ random_state, verbose
         out = model(batch)
         recon = squared_error(batch, out.reconstruction).mean()
         loss = recon + self.entropy_weight * attention_entropy(out.attention)
-        return {"loss": loss, "recon": recon}
+        return {"loss": loss, "validation": recon}

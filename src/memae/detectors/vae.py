@@ -8,12 +8,12 @@ from typing import Literal
 import torch
 from torch import Tensor, nn
 
-from memae.detectors.base import BaseDetector
+from memae.detectors.base import BaseDetector, ReconstructionMixin, shared_params
 from memae.nn import VAENet, gaussian_kl, gaussian_nll, squared_error
 from memae.preprocessing import Preprocessing
 
 
-class VAE(BaseDetector):
+class VAE(ReconstructionMixin, BaseDetector, model_key="vae"):
     r"""Variational autoencoder anomaly detector (Kingma and Welling, 2014).
 
     Training minimises the negative (beta-)ELBO per sample, averaged over the batch,
@@ -49,8 +49,6 @@ random_state, verbose
     See :class:`memae.detectors.base.BaseDetector`.
     """
 
-    _preset_key = "vae"
-
     def __init__(
         self,
         *,
@@ -74,24 +72,7 @@ random_state, verbose
         random_state: int | None = None,
         verbose: int = 0,
     ) -> None:
-        super().__init__(
-            backbone=backbone,
-            hidden_dims=hidden_dims,
-            latent_dim=latent_dim,
-            activation=activation,
-            kernel_sizes=kernel_sizes,
-            preprocessing=preprocessing,
-            epochs=epochs,
-            batch_size=batch_size,
-            lr=lr,
-            weight_decay=weight_decay,
-            validation_fraction=validation_fraction,
-            patience=patience,
-            contamination=contamination,
-            device=device,
-            random_state=random_state,
-            verbose=verbose,
-        )
+        super().__init__(**shared_params(locals()))
         self.beta = beta
         self.score = score
         self.n_samples = n_samples
@@ -113,7 +94,7 @@ random_state, verbose
         out = model(batch)
         nll = gaussian_nll(batch, out.reconstruction, out.log_scale)
         loss = (nll + self.beta * gaussian_kl(out.mu, out.logvar)).mean()
-        return {"loss": loss, "recon": loss}
+        return {"loss": loss}
 
     def _score_batch(self, model: nn.Module, batch: Tensor) -> Tensor:
         if self.score == "reconstruction":

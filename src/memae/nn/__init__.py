@@ -2,9 +2,18 @@
 
 from memae.nn.autoencoder import AutoEncoderNet, AutoEncoderOutput
 from memae.nn.backbones import BACKBONES, Backbone, build_backbone, resolve_backbone
-from memae.nn.losses import l2_norm, latent_l1, squared_error
-from memae.nn.memory import Memory, MemoryOutput, attention_entropy, hard_shrink_relu
-from memae.nn.vae import VAENet, VAEOutput, gaussian_kl, gaussian_nll
+from memae.nn.losses import (
+    attention_entropy,
+    clamp_logvar,
+    gaussian_kl,
+    gaussian_nll,
+    l2_norm,
+    latent_l1,
+    reparameterize,
+    squared_error,
+)
+from memae.nn.memory import Memory, MemoryOutput, hard_shrink_relu
+from memae.nn.vae import VAENet, VAEOutput
 
 __all__ = [
     "BACKBONES",
@@ -17,11 +26,13 @@ __all__ = [
     "VAEOutput",
     "attention_entropy",
     "build_backbone",
+    "clamp_logvar",
     "gaussian_kl",
     "gaussian_nll",
     "hard_shrink_relu",
     "l2_norm",
     "latent_l1",
+    "reparameterize",
     "resolve_backbone",
     "squared_error",
 ]

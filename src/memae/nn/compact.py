@@ -12,6 +12,8 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from memae.nn.losses import clamp_logvar, reparameterize
+
 __all__ = [
     "CompactVAENet",
     "CompactVAEOutput",
@@ -194,7 +196,7 @@ class CompactVAENet(nn.Module):
         """Posterior ``(mean, logvar)`` in the chart, each ``(B, k)``."""
         h = self.trunk(x).flatten(1)
         mean = self.direction(h) if self.compactification == "sphere" else self.lipschitz * h
-        return mean, self.spread(h).clamp(-30.0, 20.0)
+        return mean, clamp_logvar(self.spread(h))
 
     def compact(self, h: Tensor) -> Tensor:
         """Map chart points ``(B, k)`` into the compact code space ``(B, m)``."""
@@ -204,7 +206,7 @@ class CompactVAENet(nn.Module):
 
     def forward(self, x: Tensor) -> CompactVAEOutput:
         mean, logvar = self.encode(x)
-        h = mean + torch.randn_like(mean) * (0.5 * logvar).exp() if self.training else mean
+        h = reparameterize(mean, logvar) if self.training else mean
         mu = self.compact(mean)
         z = self.compact(h) if self.training else mu
         return CompactVAEOutput(self.decoder(self.expand(z)), z, mu, mean, logvar, self.log_scale)

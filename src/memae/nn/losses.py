@@ -1,12 +1,26 @@
-"""Loss terms and per-sample scores shared by the detectors."""
+"""The maths shared by the networks and detectors: losses, scores and the Gaussian
+reparameterisation, in one place."""
 
 from __future__ import annotations
 
+import math
+
+import torch
 from torch import Tensor
 
-from memae.nn.memory import attention_entropy
+__all__ = [
+    "attention_entropy",
+    "clamp_logvar",
+    "gaussian_kl",
+    "gaussian_nll",
+    "l2_norm",
+    "latent_l1",
+    "reparameterize",
+    "squared_error",
+]
 
-__all__ = ["attention_entropy", "l2_norm", "latent_l1", "squared_error"]
+_ENTROPY_EPS = 1e-12  # inside log(w + eps): finite value *and* finite gradient at w = 0
+LOGVAR_RANGE = (-30.0, 20.0)  # exp() stays finite in float32 and the KL's gradient bounded
 
 
 def squared_error(x: Tensor, x_hat: Tensor) -> Tensor:
@@ -30,3 +44,35 @@ def l2_norm(x: Tensor) -> Tensor:
     (``l2_norm(x - x_hat)``) and its latent penalty (``l2_norm(z)``).
     """
     return x.flatten(1).norm(dim=1)
+
+
+def attention_entropy(attention: Tensor) -> Tensor:
+    """Mean entropy of the rows of ``attention`` (the paper's Eq. (9)).
+
+    ``0 * log 0`` is taken as 0 through ``log(w + 1e-12)``, which also keeps the
+    gradient finite at ``w = 0`` (``torch.xlogy`` would give a NaN gradient there).
+    """
+    return -(attention * torch.log(attention + _ENTROPY_EPS)).sum(dim=-1).mean()
+
+
+def clamp_logvar(logvar: Tensor) -> Tensor:
+    """A posterior log-variance clamped to :data:`LOGVAR_RANGE`."""
+    return logvar.clamp(*LOGVAR_RANGE)
+
+
+def reparameterize(mu: Tensor, logvar: Tensor, generator: torch.Generator | None = None) -> Tensor:
+    """A draw of ``N(mu, exp(logvar))``, differentiable in both (``mu + eps * sigma``)."""
+    eps = torch.randn(mu.shape, device=mu.device, dtype=mu.dtype, generator=generator)
+    return mu + eps * (0.5 * logvar).exp()
+
+
+def gaussian_nll(x: Tensor, x_hat: Tensor, log_scale: Tensor) -> Tensor:
+    """Per-sample ``-log N(x; x_hat, exp(log_scale) I)``, ``(B,)``."""
+    d = x[0].numel()
+    sse = (x - x_hat).pow(2).flatten(1).sum(dim=1)
+    return 0.5 * (sse * torch.exp(-log_scale) + d * (log_scale + math.log(2 * math.pi)))
+
+
+def gaussian_kl(mu: Tensor, logvar: Tensor) -> Tensor:
+    """Per-sample ``KL(N(mu, exp(logvar)) || N(0, I))`` summed over the code, ``(B,)``."""
+    return 0.5 * (mu.pow(2) + logvar.exp() - 1.0 - logvar).flatten(1).sum(dim=1)

@@ -16,8 +16,6 @@ from torch import Tensor, nn
 
 Addressing = Literal["cosine", "dot"]
 
-_ENTROPY_EPS = 1e-12  # inside log(w + eps): finite value *and* finite gradient at w = 0
-
 
 class MemoryOutput(NamedTuple):
     """Result of :class:`Memory`.
@@ -45,15 +43,6 @@ def hard_shrink_relu(w: Tensor, lam: float, eps: float = 1e-12) -> Tensor:
     """
     shifted = w - lam
     return F.relu(shifted) * w / (shifted.abs() + eps)
-
-
-def attention_entropy(attention: Tensor) -> Tensor:
-    """Mean entropy of the rows of ``attention`` (the paper's Eq. (9)).
-
-    ``0 * log 0`` is taken as 0 through ``log(w + 1e-12)``, which also keeps the
-    gradient finite at ``w = 0`` (``torch.xlogy`` would give a NaN gradient there).
-    """
-    return -(attention * torch.log(attention + _ENTROPY_EPS)).sum(dim=-1).mean()
 
 
 class Memory(nn.Module):

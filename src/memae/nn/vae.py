@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-import math
 from typing import NamedTuple
 
 import torch
 from torch import Tensor, nn
+
+from memae.nn.losses import clamp_logvar, reparameterize
 
 
 class VAEOutput(NamedTuple):
@@ -70,24 +71,11 @@ class VAENet(nn.Module):
 
     def encode(self, x: Tensor) -> tuple[Tensor, Tensor]:
         h = self.encoder(x)
-        return self.mu(h), self.logvar(h).clamp(-30.0, 20.0)
+        return self.mu(h), clamp_logvar(self.logvar(h))
 
     def forward(self, x: Tensor, generator: torch.Generator | None = None) -> VAEOutput:
         mu, logvar = self.encode(x)
         z = mu
         if self.training or generator is not None:
-            eps = torch.randn(mu.shape, device=mu.device, dtype=mu.dtype, generator=generator)
-            z = mu + eps * (0.5 * logvar).exp()
+            z = reparameterize(mu, logvar, generator)
         return VAEOutput(self.decoder(z), z, mu, logvar, self.log_scale)
-
-
-def gaussian_nll(x: Tensor, x_hat: Tensor, log_scale: Tensor) -> Tensor:
-    """Per-sample ``-log N(x; x_hat, exp(log_scale) I)``, ``(B,)``."""
-    d = x[0].numel()
-    sse = (x - x_hat).pow(2).flatten(1).sum(dim=1)
-    return 0.5 * (sse * torch.exp(-log_scale) + d * (log_scale + math.log(2 * math.pi)))
-
-
-def gaussian_kl(mu: Tensor, logvar: Tensor) -> Tensor:
-    """Per-sample ``KL(N(mu, exp(logvar)) || N(0, I))`` summed over the code, ``(B,)``."""
-    return 0.5 * (mu.pow(2) + logvar.exp() - 1.0 - logvar).flatten(1).sum(dim=1)

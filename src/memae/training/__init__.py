@@ -1,5 +1,6 @@
-"""The shared training loop."""
+"""The shared training loop, in parts: settings, early stopping, checkpoints, the loop."""
 
-from memae.training.trainer import TrainConfig, TrainingError, TrainResult, evaluate_loss, train
+from memae.training.config import TrainConfig, TrainingError, TrainResult
+from memae.training.trainer import adam, evaluate_loss, train
 
-__all__ = ["TrainConfig", "TrainResult", "TrainingError", "evaluate_loss", "train"]
+__all__ = ["TrainConfig", "TrainResult", "TrainingError", "adam", "evaluate_loss", "train"]

@@ -28,8 +28,8 @@ from typing import Any
 import numpy as np
 import torch
 
+from benchmarks.runners.report import environment, update_readme, write_results
 from memae import AutoEncoder, MemAE
-from memae.benchmarks.report import environment, update_readme, write_results
 from memae.datasets.video import Videos, load_ped2
 from memae.evaluation.video import video_aucs
 from memae.presets import PRESETS
@@ -168,7 +168,7 @@ def run_method(
         "selection": det.selection_,
         "converged": bool(det.stopped_early_),
         "test_video_names": list(test.names),
-        "final_val_recon": det.history_[-1].get("val_recon"),
+        "final_val_loss": det.history_[-1].get("val_loss"),
         "history": det.history_,
         "train_clips": len(clips),
         "test_clips": len(test_clips),

@@ -33,15 +33,15 @@ from sklearn.model_selection import GridSearchCV
 from sklearn.neighbors import KernelDensity
 from sklearn.svm import OneClassSVM
 
-from memae import VAE, AutoEncoder, BaseDetector, CompactVAE, LatentNormAE, MemAE
-from memae.baselines import KNNDistance, PCAReconstruction
-from memae.benchmarks.report import (
+from benchmarks.runners.baselines import KNNDistance, PCAReconstruction
+from benchmarks.runners.report import (
     environment,
     mean_std,
     other_scores,
     update_readme,
     write_results,
 )
+from memae import VAE, AutoEncoder, BaseDetector, CompactVAE, LatentNormAE, MemAE
 from memae.datasets import load_image_dataset
 from memae.evaluation import one_class_aucs, one_class_labels, one_class_validation
 
@@ -56,7 +56,7 @@ PCA_VARIANCE = 0.95  # KDE / OC-SVM see the PCA components keeping 95% of the va
 KDE_BANDWIDTHS = np.logspace(-1, 1.5, 11)
 DETERMINISTIC = ("OC-SVM", "KDE", "KNN", "PCA")  # no seed: fitted once per class
 #: the methods of the MemAE paper's table and its baselines (the default run); the
-#: leaderboard (memae.benchmarks.leaderboard) adds the others through ``only``
+#: leaderboard (benchmarks.runners.leaderboard) adds the others through ``only``
 TABLE1 = (
     "AE",
     "AE-l1",
@@ -100,7 +100,7 @@ class _Shallow:
         feats = self._features(X)
         if hasattr(self.model, "score_samples"):  # scikit-learn: higher = more normal
             return -self.model.score_samples(feats)
-        return self.model.decision_function(feats)  # memae.baselines: higher = anomalous
+        return self.model.decision_function(feats)  # the baselines here: higher = anomalous
 
 
 def methods(dataset: str, quick: bool) -> dict[str, Callable[[int], Any]]:
@@ -210,7 +210,7 @@ def run_task(
         out["epochs_run"] = len(det.history_)
         out["best_epoch"] = det.best_epoch_
         out["converged"] = bool(det.stopped_early_)
-        out["final_val_recon"] = det.history_[-1].get("val_recon")
+        out["final_val_loss"] = det.history_[-1].get("val_loss")
     if save_dir:
         where = Path(save_dir)
         where.mkdir(parents=True, exist_ok=True)

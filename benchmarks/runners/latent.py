@@ -25,9 +25,9 @@ from typing import Any
 import numpy as np
 from sklearn.metrics import roc_auc_score
 
+from benchmarks.runners.report import environment, update_readme, write_results
 from memae import CompactVAE, LatentNormAE
 from memae import load as load_model
-from memae.benchmarks.report import environment, update_readme, write_results
 from memae.datasets import load_image_dataset, load_odds
 from memae.evaluation import toll_split
 from memae.plotting import plot_code_norms, plot_latent_2d

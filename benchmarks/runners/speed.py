@@ -19,8 +19,8 @@ from typing import Any
 import numpy as np
 import torch
 
+from benchmarks.runners.report import environment, update_readme, write_results
 from memae import AutoEncoder, MemAE
-from memae.benchmarks.report import environment, update_readme, write_results
 from memae.datasets import load_kdd
 from memae.evaluation import kdd_split
 

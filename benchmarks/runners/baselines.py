@@ -105,7 +105,7 @@ class Subsampled:
     Examples
     --------
     >>> import numpy as np
-    >>> from memae.baselines import KNNDistance, Subsampled
+    >>> from benchmarks.runners.baselines import KNNDistance, Subsampled
     >>> X = np.random.default_rng(0).normal(size=(500, 3))
     >>> det = Subsampled(KNNDistance(), rows=100, seed=0).fit(X)
     >>> det.decision_function(np.array([[0.0, 0.0, 0.0], [9.0, 9.0, 9.0]])).argmax()

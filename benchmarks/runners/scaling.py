@@ -28,7 +28,7 @@ from typing import Any
 
 import numpy as np
 
-from memae.benchmarks.report import environment, update_readme, write_results
+from benchmarks.runners.report import environment, update_readme, write_results
 
 _EPOCHS = 3
 
@@ -112,7 +112,7 @@ def _train(data: Path, work: Path, epochs: int) -> list[dict[str, Any]]:
         result = work / f"train{procs}x{threads}.json"
         env = {**os.environ, "OMP_NUM_THREADS": str(threads)}
         cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone",
-               f"--nproc_per_node={procs}", "-m", "memae.benchmarks.scaling", "_train",
+               f"--nproc_per_node={procs}", "-m", "benchmarks.runners.scaling", "_train",
                str(data), str(result), str(epochs)]  # fmt: skip
         _run_child(cmd, env)
         r = json.loads(result.read_text())

@@ -1,0 +1,1 @@
+"""Benchmark runners (one module per benchmark), report writers and baselines."""

@@ -1,1 +1,0 @@
-"""Benchmark runners (also scripts under ``benchmarks/`` and ``memae benchmark ...``)."""

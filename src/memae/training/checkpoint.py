@@ -1,0 +1,118 @@
+"""Checkpoints of a training run: model, optimiser, best weights and bookkeeping.
+
+A checkpoint is a safetensors file (tensors) and a JSON file (the epoch, the
+early-stopping state, the history and a fingerprint of the run), both written to a
+temporary name and renamed, so a run killed mid-write leaves the previous one.
+The fingerprint (settings, network shapes, data, labelled monitor) keeps a
+checkpoint from being resumed by another run.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from dataclasses import asdict
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from safetensors.torch import load_file, save_file
+from torch import Tensor, nn
+
+from memae.training.config import TrainConfig, TrainingError
+
+CHECKPOINT_WEIGHTS = "checkpoint.safetensors"
+CHECKPOINT_STATE = "checkpoint.json"
+
+
+def fingerprint(model: nn.Module, data: Tensor | np.ndarray, config: TrainConfig) -> str:
+    """Identifies a run, so a checkpoint is never resumed with other data or settings."""
+    h = hashlib.sha256()
+    settings = {k: v for k, v in asdict(config).items() if k != "verbose"}
+    h.update(json.dumps(settings, sort_keys=True).encode())
+    for name, p in model.state_dict().items():
+        h.update(f"{name}:{tuple(p.shape)}".encode())
+    h.update(str(tuple(data.shape)).encode())
+    # Block by block (data may be a memory map or lazy clips), at most 16M values each.
+    rows = max(1, (1 << 24) // max(1, int(np.prod(data.shape[1:]))))
+    for start in range(0, len(data), rows):
+        block = data[start : start + rows]
+        if isinstance(block, Tensor):
+            block = block.detach().cpu().contiguous().numpy()
+        h.update(np.ascontiguousarray(block).tobytes())
+    return h.hexdigest()
+
+
+def write(
+    directory: Path,
+    model: nn.Module,
+    opt: torch.optim.Optimizer,
+    best_state: dict[str, Tensor] | None,
+    meta: dict[str, Any],
+) -> None:
+    """Save a checkpoint to ``directory`` (write-then-rename)."""
+    directory.mkdir(parents=True, exist_ok=True)
+    tensors = {f"model.{k}": v.detach().cpu().contiguous() for k, v in model.state_dict().items()}
+    if best_state is not None:
+        tensors.update({f"best.{k}": v.detach().cpu().contiguous() for k, v in best_state.items()})
+    tensors.update(_flatten_optimizer(opt))
+    tmp_w = directory / (CHECKPOINT_WEIGHTS + ".tmp")
+    tmp_s = directory / (CHECKPOINT_STATE + ".tmp")
+    save_file(tensors, str(tmp_w))
+    tmp_s.write_text(json.dumps(meta))
+    os.replace(tmp_w, directory / CHECKPOINT_WEIGHTS)
+    os.replace(tmp_s, directory / CHECKPOINT_STATE)
+
+
+def read(directory: Path, run_id: str) -> tuple[dict[str, Any], dict[str, Tensor]] | None:
+    """``(meta, tensors)`` of the checkpoint in ``directory``, or None if there is none.
+
+    Raises TrainingError if it is unreadable or belongs to another run.
+    """
+    state_path, weights_path = directory / CHECKPOINT_STATE, directory / CHECKPOINT_WEIGHTS
+    if not state_path.exists():
+        return None
+    try:
+        meta = json.loads(state_path.read_text())
+        tensors = load_file(str(weights_path))
+    except Exception as exc:  # corrupt or half-written checkpoint
+        raise TrainingError(f"cannot read the checkpoint in {directory}: {exc}") from exc
+    if meta.get("fingerprint") != run_id:
+        raise TrainingError(
+            f"the checkpoint in {directory} belongs to another run (different data, settings "
+            "or network); delete it or use another checkpoint directory"
+        )
+    return meta, tensors
+
+
+def restore(
+    tensors: dict[str, Tensor], model: nn.Module, opt: torch.optim.Optimizer, device: torch.device
+) -> dict[str, Tensor] | None:
+    """Load a checkpoint's model and optimiser state; return its best weights (if any)."""
+    model.load_state_dict(
+        {k[6:]: v for k, v in tensors.items() if k.startswith("model.")}, strict=True
+    )
+    _restore_optimizer(opt, tensors)
+    best = {k[5:]: v.to(device) for k, v in tensors.items() if k.startswith("best.")}
+    return best or None
+
+
+def _flatten_optimizer(opt: torch.optim.Optimizer) -> dict[str, Tensor]:
+    out = {}
+    for pid, state in opt.state_dict()["state"].items():
+        for key, value in state.items():
+            out[f"optim.{pid}.{key}"] = torch.as_tensor(value).detach().cpu().contiguous()
+    return out
+
+
+def _restore_optimizer(opt: torch.optim.Optimizer, tensors: dict[str, Tensor]) -> None:
+    sd = opt.state_dict()
+    state: dict[int, dict[str, Tensor]] = {}
+    for name, value in tensors.items():
+        if name.startswith("optim."):
+            _, pid, key = name.split(".", 2)
+            state.setdefault(int(pid), {})[key] = value
+    sd["state"] = state
+    opt.load_state_dict(sd)

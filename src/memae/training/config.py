@@ -1,0 +1,93 @@
+"""The trainer's settings, its result and its error."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from torch import Tensor, nn
+
+LossFn = Callable[[nn.Module, Tensor], dict[str, Tensor]]
+"""``loss_fn(model, batch) -> {"loss": objective, "validation": criterion (optional)}``.
+
+``"loss"`` is the scalar minimised. ``"validation"`` is what the validation split
+monitors (recorded as ``val_loss``), when it differs from the objective: for example
+the reconstruction term alone of an objective with a regulariser. Other entries are
+ignored by the trainer.
+"""
+
+EpochCallback = Callable[[int, dict[str, float]], None]
+
+
+class TrainingError(RuntimeError):
+    """Training cannot go on (for example the loss became NaN or infinite)."""
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """Settings of :func:`memae.training.train`.
+
+    Parameters
+    ----------
+    epochs : int
+        Maximum number of passes over the training rows.
+    batch_size : int
+        Mini-batch size (the last, smaller batch of an epoch is kept).
+    lr : float
+        Adam learning rate.
+    weight_decay : float
+        Adam's L2 weight decay.
+    validation_fraction : float
+        Share of the rows held out (at random, once) to monitor the validation
+        criterion. ``0`` trains on everything and returns the last iterate.
+    patience : int or None
+        With a validation split: stop after this many epochs without improvement and
+        restore the best weights. ``None`` never stops early (the best weights are
+        still restored).
+    seed : int
+        Seeds the split, the shuffling and stochastic layers.
+    verbose : int
+        ``0``: silent; ``1``: a progress bar over epochs.
+    tol : float
+        An epoch improves on the best validation loss only if it is lower by more
+        than ``tol * |best|`` (scikit-learn's ``tol``): a loss that creeps down by
+        ever smaller amounts counts as converged.
+    """
+
+    epochs: int
+    batch_size: int
+    lr: float
+    weight_decay: float = 0.0
+    validation_fraction: float = 0.0
+    patience: int | None = None
+    seed: int = 0
+    verbose: int = 0
+    tol: float = 1e-4
+
+    def __post_init__(self) -> None:
+        if self.epochs < 1:
+            raise ValueError(f"epochs must be >= 1, got {self.epochs}")
+        if self.batch_size < 1:
+            raise ValueError(f"batch_size must be >= 1, got {self.batch_size}")
+        if not self.lr > 0:
+            raise ValueError(f"lr must be > 0, got {self.lr}")
+        if not 0.0 <= self.validation_fraction < 1.0:
+            raise ValueError(
+                f"validation_fraction must be in [0, 1), got {self.validation_fraction}"
+            )
+        if self.patience is not None and self.patience < 1:
+            raise ValueError(f"patience must be >= 1 or None, got {self.patience}")
+        if not self.tol >= 0:
+            raise ValueError(f"tol must be >= 0, got {self.tol}")
+
+
+@dataclass
+class TrainResult:
+    """What :func:`memae.training.train` reports: per-epoch losses and where it stopped."""
+
+    history: list[dict[str, float]] = field(default_factory=list)
+    best_epoch: int | None = None
+    stopped_early: bool = False
+    #: what chose ``best_epoch``: "labelled" (the ``monitor``), "unlabelled" (the
+    #: validation loss) or None (no validation: the last epoch)
+    selection: str | None = None

@@ -1,0 +1,234 @@
+"""One contract for every registered detector (issue 18): memae's own and a user's.
+
+The detectors are read from :mod:`memae.registry`, so a new detector is covered
+here as soon as its class exists. ``examples/linear_ae.py`` (the README's
+"a detector of your own") is imported as a user would, from its own folder.
+"""
+
+from __future__ import annotations
+
+import ast
+import json
+import sys
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+from sklearn.base import clone
+from sklearn.metrics import roc_auc_score
+
+import memae
+from memae import BaseDetector, NotFittedError, registry
+from memae.cli import main
+
+from .conftest import same_weights
+
+EXAMPLES = Path(__file__).parents[1] / "examples"
+sys.path.insert(0, str(EXAMPLES))
+import linear_ae  # noqa: E402 - a user's module, registered on import
+
+SMALL = dict(epochs=6, batch_size=64, hidden_dims=(16, 8), latent_dim=3, random_state=0)
+DETECTORS = registry.detectors()
+assert {"AutoEncoder", "MemAE", "LatentNormAE", "VAE", "CompactVAE", "LinearAE"} <= set(DETECTORS)
+
+
+def make(cls: type, **extra) -> BaseDetector:
+    """``cls`` with small settings (those of ``SMALL`` that it takes)."""
+    params = cls().get_params()
+    return cls(**{k: v for k, v in {**SMALL, **extra}.items() if k in params})
+
+
+@pytest.fixture(scope="module", params=sorted(DETECTORS))
+def fitted(request, planted):
+    cls = DETECTORS[request.param]
+    return make(cls, contamination=0.05).fit(planted[0])
+
+
+def test_registry_drives_cli_presets_and_loading():
+    keys = registry.model_keys()
+    assert {"memae", "ae", "latentnorm", "vae", "compactvae", "linear-ae"} <= set(keys)
+    assert all(cls.model_key == key for key, cls in keys.items())
+    from memae.presets import PRESETS
+
+    for preset in PRESETS.values():  # every preset column is a registered detector
+        assert set(preset.per_model) <= set(keys)
+    assert registry.resolve("linear_ae:LinearAE") is linear_ae.LinearAE
+    with pytest.raises(ValueError, match="unknown model 'nope'"):
+        registry.resolve("nope")
+    with pytest.raises(ValueError, match="not a registered memae detector"):
+        registry.resolve("json:JSONDecoder")
+
+
+def test_abstract_methods_are_enforced_and_abstract_bases_not_registered():
+    class Half(BaseDetector):  # no _loss, no _score_batch
+        def _build_network(self, sample_shape):
+            return None
+
+    with pytest.raises(TypeError, match="abstract"):
+        Half()
+    assert "Half" not in registry.detectors()
+
+    class Helper(linear_ae.LinearAE, register=False):  # concrete, kept out on request
+        pass
+
+    assert "Helper" not in registry.detectors() and Helper().get_params()
+
+
+def test_a_second_class_cannot_take_a_registered_name():
+    with pytest.raises(ValueError, match="already registered"):
+        type("MemAE", (linear_ae.LinearAE,), {"__module__": "elsewhere"})
+
+
+def test_api_and_planted_anomalies(fitted, planted):
+    X, X_test, y_test = planted
+    scores = fitted.decision_function(X_test)
+    assert scores.shape == (len(X_test),) and scores.dtype == np.float64
+    assert roc_auc_score(y_test, scores) > 0.9, type(fitted).__name__
+    np.testing.assert_array_equal(fitted.score_samples(X_test), -scores)
+    np.testing.assert_array_equal(fitted.predict(X_test), (scores > fitted.threshold_).astype(int))
+    assert fitted.decision_scores_.shape == (len(X),)
+    assert fitted.threshold_ == pytest.approx(np.quantile(fitted.decision_scores_, 0.95))
+    assert abs(fitted.labels_.mean() - 0.05) < 0.01
+    assert len(fitted.history_) >= 1 and fitted.seed_ == 0
+
+
+def test_params_only_constructor_and_clone(fitted):
+    cls = type(fitted)
+    det = cls()
+    shared = _shared_params()
+    # only parameters: its own, and BaseDetector's shared ones it leaves at their defaults
+    assert set(det.get_params()) <= set(vars(det)) <= set(det.get_params()) | shared
+    if cls.__module__.startswith("memae."):
+        assert set(vars(det)) == set(det.get_params())
+    twin = clone(fitted)
+    assert twin.get_params() == fitted.get_params() and not hasattr(twin, "network_")
+    with pytest.raises(NotFittedError, match="not fitted"):
+        twin.decision_function(np.zeros((2, 12)))
+    from sklearn.exceptions import NotFittedError as SklearnNotFittedError
+    from sklearn.utils.validation import check_is_fitted
+
+    with pytest.raises(SklearnNotFittedError):
+        check_is_fitted(twin)
+    check_is_fitted(fitted)
+
+
+def _shared_params() -> set[str]:
+    import inspect
+
+    return set(inspect.signature(BaseDetector.__init__).parameters) - {"self"}
+
+
+def test_random_state_gives_bit_identical_fits(fitted, planted):
+    again = clone(fitted).fit(planted[0])
+    assert same_weights(again.network_, fitted.network_)
+    np.testing.assert_array_equal(again.decision_scores_, fitted.decision_scores_)
+    other = clone(fitted).set_params(random_state=1).fit(planted[0])
+    assert not np.array_equal(other.decision_scores_, fitted.decision_scores_)
+
+
+def test_save_load_round_trip(fitted, planted, tmp_path):
+    X_test = planted[1]
+    fitted.save(tmp_path / "m")
+    back = memae.load(tmp_path / "m")
+    assert type(back) is type(fitted) and back.get_params() == fitted.get_params()
+    np.testing.assert_array_equal(back.decision_function(X_test), fitted.decision_function(X_test))
+    for name in ("decision_scores_", "labels_"):
+        np.testing.assert_array_equal(getattr(back, name), getattr(fitted, name))
+    assert back.threshold_ == fitted.threshold_ and back.history_ == fitted.history_
+    assert back.best_epoch_ == fitted.best_epoch_ and back.selection_ == fitted.selection_
+
+
+@pytest.mark.parametrize(
+    ("X", "message"),
+    [
+        (np.full((3, 12), np.nan), "NaN"),
+        (np.zeros((3, 5)), "has 5 features, but this .* was fitted with 12"),
+        (np.zeros((0, 12)), "empty"),
+        (np.zeros(12), "reshape"),
+        ([["a"] * 12] * 2, "non-numeric"),
+    ],
+)
+def test_bad_input_raises_a_clear_error(fitted, X, message):
+    with pytest.raises(ValueError, match=message):
+        fitted.decision_function(X)
+
+
+def test_user_detector_from_the_cli(tmp_path, monkeypatch, planted, capsys):
+    X, X_test, _ = planted
+    names = [f"f{i}" for i in range(12)]
+    pd.DataFrame(X, columns=names).to_csv(tmp_path / "train.csv", index=False)
+    pd.DataFrame(X_test, columns=names).to_csv(tmp_path / "test.csv", index=False)
+    monkeypatch.chdir(EXAMPLES)  # as a user in their project folder
+    args = ["fit", str(tmp_path / "train.csv"), "--model", "linear_ae:LinearAE"]
+    assert main([*args, "--out", str(tmp_path / "m"), "--random-state", "0", "--quiet"]) == 0
+    config = json.loads((tmp_path / "m" / "config.json").read_text())
+    assert config["detector"] == "LinearAE" and config["detector_module"] == "linear_ae"
+    out = tmp_path / "s.csv"
+    assert main(["score", str(tmp_path / "m"), str(tmp_path / "test.csv"), "--out", str(out)]) == 0
+    scores = pd.read_csv(out)["score"].to_numpy()
+    np.testing.assert_allclose(scores, memae.load(tmp_path / "m").decision_function(X_test))
+    assert main(["fit", str(tmp_path / "train.csv"), "--model", "nope", "--out", "x"]) == 1
+    assert "unknown model 'nope'" in capsys.readouterr().err
+
+
+def test_loading_an_unregistered_class_names_its_module(tmp_path, planted):
+    det = make(linear_ae.LinearAE).fit(planted[0][:200])
+    det.save(tmp_path / "m")
+    path = tmp_path / "m" / "config.json"
+    config = json.loads(path.read_text())
+    config["detector"], config["detector_module"] = "Unseen", "their_module"
+    path.write_text(json.dumps(config))
+    with pytest.raises(memae.ModelFileError, match="import that module first"):
+        memae.load(tmp_path / "m")
+
+
+def test_no_import_cycle():
+    """Walk the module-level imports of every module in ``memae``: no cycle."""
+    root = Path(memae.__file__).parent
+    graph: dict[str, set[str]] = {}
+    for path in root.rglob("*.py"):
+        parts = path.relative_to(root.parent).with_suffix("").parts
+        name = ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
+        deps = set()
+        for node in ast.parse(path.read_text()).body:  # module level only
+            if isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+                base = node.module
+                deps |= {f"{base}.{a.name}" for a in node.names} | {base}
+            elif isinstance(node, ast.Import):
+                deps |= {a.name for a in node.names}
+        # A module's own parent packages are imported before it anyway: not a cycle.
+        parents = {".".join(parts[:i]) for i in range(1, len(parts))}
+        graph[name] = {d for d in deps if d.startswith("memae") and d not in parents}
+    known = set(graph)
+
+    def visit(node: str, stack: list[str]) -> None:
+        for dep in graph.get(node, ()):
+            if dep not in known or dep == node:
+                continue
+            assert dep not in stack, f"import cycle: {' -> '.join([*stack, dep])}"
+            visit(dep, [*stack, dep])
+
+    for module in sorted(known):
+        visit(module, [module])
+
+
+def test_import_memae_loads_no_benchmark_code_nor_pyod():
+    import subprocess
+
+    code = (
+        "import sys, memae, memae.cli; "
+        "bad = [m for m in sys.modules if m.split('.')[0] in ('benchmarks', 'pyod')]; "
+        "print(bad)"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]"
+
+
+def test_benchmark_from_a_plain_install_says_where_the_runners_are(monkeypatch, capsys):
+    import memae.cli
+
+    monkeypatch.setattr(memae.cli, "__file__", "/site-packages/memae/cli.py")  # no clone
+    assert main(["benchmark", "kdd", "--quick"]) == 1
+    err = capsys.readouterr().err
+    assert "not part of the installed package" in err and "pip install -e ." in err
