@@ -40,8 +40,10 @@ def test_files_are_json_and_safetensors(saved):
     assert config["fitted"]["n_features_in"] == 12
     assert config["params"]["hidden_dims"] == [16, 8]
     assert len(config["fitted"]["preprocessing"]["offset"]) == 12
-    header_len = int.from_bytes((path / "weights.safetensors").read_bytes()[:8], "little")
-    header = json.loads((path / "weights.safetensors").read_bytes()[8 : 8 + header_len])
+    weights = path / config["weights_file"]  # named by its checksum
+    assert weights.name == f"weights-{config['weights_sha256'][:16]}.safetensors"
+    header_len = int.from_bytes(weights.read_bytes()[:8], "little")
+    header = json.loads(weights.read_bytes()[8 : 8 + header_len])
     assert "network.memory.weight" in header
 
 
@@ -55,6 +57,10 @@ def test_loading_never_unpickles(saved, monkeypatch):
     assert load(saved[1]).n_features_in_ == 12
 
 
+def _weights(path):
+    return path / json.loads((path / "config.json").read_text())["weights_file"]
+
+
 def _edit_config(path, fn):
     config = json.loads((path / "config.json").read_text())
     fn(config)
@@ -65,8 +71,8 @@ def test_missing_files(saved, tmp_path):
     _, path = saved
     with pytest.raises(ModelFileError, match="no model directory"):
         load(tmp_path / "nowhere")
-    (path / "weights.safetensors").unlink()
-    with pytest.raises(ModelFileError, match=r"weights\.safetensors is missing"):
+    _weights(path).unlink()
+    with pytest.raises(ModelFileError, match=r"weights-[0-9a-f]{16}\.safetensors is missing"):
         load(path)
     (path / "config.json").unlink()
     with pytest.raises(ModelFileError, match=r"config\.json is missing"):
@@ -75,13 +81,14 @@ def test_missing_files(saved, tmp_path):
 
 def test_truncated_or_tampered_weights(saved):
     _, path = saved
-    blob = (path / "weights.safetensors").read_bytes()
-    (path / "weights.safetensors").write_bytes(blob[: len(blob) // 2])
+    weights = _weights(path)
+    blob = weights.read_bytes()
+    weights.write_bytes(blob[: len(blob) // 2])
     with pytest.raises(ModelFileError, match="truncated, damaged or was altered"):
         load(path)
     flipped = bytearray(blob)
     flipped[-5] ^= 0xFF
-    (path / "weights.safetensors").write_bytes(bytes(flipped))
+    weights.write_bytes(bytes(flipped))
     with pytest.raises(ModelFileError, match="checksum"):
         load(path)
 
@@ -120,3 +127,112 @@ def test_unknown_format_version(saved):
 def test_unfitted_cannot_be_saved(tmp_path):
     with pytest.raises(memae.NotFittedError):
         MemAE().save(tmp_path / "x")
+
+
+# ------------------------------------------------ atomic, link-safe model directories
+def _files(path):
+    return sorted(p.name for p in path.iterdir())
+
+
+STEPS = [
+    "weights written",
+    "weights renamed",
+    "config written",
+    "config renamed",
+    "previous weights removed",
+]
+
+
+@pytest.mark.parametrize("step", STEPS)
+def test_a_crash_at_any_write_step_leaves_a_loadable_model(step, planted, tmp_path, monkeypatch):
+    X, X_test, _ = planted
+    old = MemAE(**FAST).fit(X)
+    new = AutoEncoder(**FAST).fit(X[:600])
+    path = tmp_path / "model"
+    old.save(path)
+    (path / "notes.txt").write_text("mine")  # an unrelated file
+
+    def crash(name):
+        if name == step:
+            raise KeyboardInterrupt(f"killed at {name!r}")
+
+    monkeypatch.setattr(memae.io, "_step", crash)
+    with pytest.raises(KeyboardInterrupt):
+        new.save(path)
+    back = load(path)  # the old model before the config rename, the new one after it
+    expected = old if STEPS.index(step) < STEPS.index("config renamed") else new
+    assert type(back) is type(expected)
+    np.testing.assert_array_equal(
+        back.decision_function(X_test), expected.decision_function(X_test)
+    )
+    assert (path / "notes.txt").read_text() == "mine"
+    assert not [n for n in _files(path) if n.endswith(".tmp")]  # no temporary file left
+    monkeypatch.undo()
+    new.save(path)  # the next save cleans up: one config, one weights file, the notes
+    assert _files(path) == sorted(["config.json", _weights(path).name, "notes.txt"])
+
+
+def test_load_while_another_thread_saves_sees_old_or_new(planted, tmp_path):
+    import threading
+
+    X = planted[0]
+    models = [MemAE(**FAST).fit(X), AutoEncoder(**FAST).fit(X[:500])]
+    path = tmp_path / "model"
+    models[0].save(path)
+    expected = {len(m.decision_scores_): m.decision_scores_ for m in models}
+    stop, errors = threading.Event(), []
+
+    def saver():
+        i = 0
+        while not stop.is_set():
+            models[i % 2].save(path)
+            i += 1
+
+    thread = threading.Thread(target=saver)
+    thread.start()
+    try:
+        for _ in range(60):
+            try:
+                back = load(path)
+            except ModelFileError as exc:  # pragma: no cover - what this test forbids
+                errors.append(exc)
+                continue
+            np.testing.assert_array_equal(
+                back.decision_scores_, expected[len(back.decision_scores_)]
+            )
+    finally:
+        stop.set()
+        thread.join()
+    assert not errors, errors[:3]
+
+
+def test_symlinks_are_refused(planted, tmp_path):
+    det = AutoEncoder(**FAST).fit(planted[0][:300])
+    victim = tmp_path / "victim.txt"
+    victim.write_text("keep me")
+    (tmp_path / "real").mkdir()
+    (tmp_path / "link").symlink_to(tmp_path / "real")
+    with pytest.raises(ModelFileError, match="symbolic link"):
+        det.save(tmp_path / "link")
+    model = tmp_path / "model"
+    model.mkdir()
+    (model / "config.json").symlink_to(victim)
+    with pytest.raises(ModelFileError, match="symbolic link"):
+        det.save(model)
+    assert victim.read_text() == "keep me"
+    (tmp_path / "file").write_text("x")
+    with pytest.raises(ModelFileError, match="not a directory"):
+        det.save(tmp_path / "file")
+
+
+def test_format_1_files_still_load(tmp_path, planted):
+    # format 1 (memae before the atomic save) named the weights weights.safetensors
+    det = AutoEncoder(**FAST).fit(planted[0][:300])
+    det.save(tmp_path / "m")
+    w = _weights(tmp_path / "m")
+    w.rename(tmp_path / "m" / "weights.safetensors")
+    _edit_config(tmp_path / "m", lambda c: (c.pop("weights_file"), c.update(format_version=1)))
+    back = load(tmp_path / "m")
+    np.testing.assert_array_equal(back.decision_scores_, det.decision_scores_)
+    det.save(tmp_path / "m")  # a format-1 directory upgraded in place, old weights removed
+    assert _files(tmp_path / "m") == sorted(["config.json", _weights(tmp_path / "m").name])

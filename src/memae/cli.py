@@ -263,7 +263,7 @@ def _add_fit(sub: argparse._SubParsersAction) -> None:
         "fit",
         help="train a detector and save it",
         description="Train a detector on DATA (CSV/NPY/NPZ/Parquet rows of "
-        "normal data) and save config.json + weights.safetensors to --out. "
+        "normal data) and save config.json + the weights (safetensors) to --out. "
         "NPY input is memory-mapped (train on files larger than memory). For K "
         "processes (DistributedDataParallel, gloo on CPU / nccl on GPUs) launch it "
         "with: torchrun --standalone --nproc_per_node=K -m memae fit ...",

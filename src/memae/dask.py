@@ -1,7 +1,7 @@
 """Score Dask arrays and DataFrames on a Dask cluster (``pip install 'memae[dask]'``).
 
 The task graph carries only the model *directory*: each worker process loads the
-model from ``config.json`` + ``weights.safetensors`` the first time it needs it and
+model from its ``config.json`` + weights file the first time it needs it and
 keeps it (no torch module is pickled between processes), so the directory must be
 readable by every worker (a shared file system or object-store mount).
 

@@ -1,4 +1,4 @@
-"""Model files: ``config.json`` + ``weights.safetensors``; loading never unpickles.
+"""Model files: ``config.json`` + ``weights-<sha>.safetensors``; loading never unpickles.
 
 ``config.json`` names the detector class (and the module that defined it), its
 parameters, its fitted state (from the detector's ``_get_state``: the feature
@@ -13,6 +13,8 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import re
+import secrets
 from pathlib import Path
 from typing import Any
 
@@ -26,7 +28,9 @@ from memae._version import __version__
 CONFIG_FILE = "config.json"
 WEIGHTS_FILE = "weights.safetensors"
 FORMAT = "memae-model"
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2  # 2: the weights file is named by its checksum ("weights_file")
+READABLE_VERSIONS = (1, 2)
+_WEIGHTS_NAME = re.compile(r"weights(-[0-9a-f]{16})?\.safetensors")
 _MAX_CONFIG_BYTES = 64 << 20
 
 
@@ -43,11 +47,26 @@ def _jsonable(value: Any) -> Any:
 
 
 def save(detector: Any, path: str | os.PathLike) -> Path:
-    """Write a fitted detector to directory ``path`` (created if needed)."""
+    """Write a fitted detector to directory ``path`` (created if needed), atomically.
+
+    The weights go to a new file named by their checksum, then ``config.json`` (which
+    names that file) replaces the old one by a rename, and only then is the previous
+    weights file removed. A crash at any point leaves the previous model loadable, and
+    a concurrent :func:`load` sees the old model or the new one, never a mix. Files are
+    written to temporary names, flushed to disk and renamed; a symbolic link as the
+    directory or as one of the model's files is refused, and no other file in the
+    directory is touched (other than older ``weights-*.safetensors`` files, memae's own).
+    """
     fitted, tensors = detector._get_state()
     out = Path(path)
+    if out.is_symlink():
+        raise ModelFileError(f"{out} is a symbolic link; memae does not write through links")
+    if out.exists() and not out.is_dir():
+        raise ModelFileError(f"{out} exists and is not a directory")
     out.mkdir(parents=True, exist_ok=True)
     blob = save_safetensors_bytes(tensors)
+    sha = hashlib.sha256(blob).hexdigest()
+    weights_name = f"weights-{sha[:16]}.safetensors"
     params = {k: _jsonable(v) for k, v in detector.get_params(deep=False).items()}
     config = {
         "format": FORMAT,
@@ -57,12 +76,65 @@ def save(detector: Any, path: str | os.PathLike) -> Path:
         "detector_module": type(detector).__module__,
         "params": params,
         "fitted": fitted,
-        "weights_sha256": hashlib.sha256(blob).hexdigest(),
+        "weights_file": weights_name,
+        "weights_sha256": sha,
     }
-    # Weights first, config last: a directory with a config.json is complete.
-    (out / WEIGHTS_FILE).write_bytes(blob)
-    (out / CONFIG_FILE).write_text(json.dumps(config, indent=2))
+    _write_atomic(out / weights_name, blob, "weights")
+    _write_atomic(out / CONFIG_FILE, json.dumps(config, indent=2).encode(), "config")
+    # The config no longer names older weights files (the previous save's, or one a
+    # crash left behind): remove them; a reader still holding the old config re-reads.
+    for old in out.iterdir():
+        if old.name != weights_name and _WEIGHTS_NAME.fullmatch(old.name) and old.is_file():
+            old.unlink(missing_ok=True)
+    _step("previous weights removed")
     return out
+
+
+def _step(name: str) -> None:
+    """A point between two writes of :func:`save` (the crash-injection tests hook it)."""
+
+
+def _write_atomic(target: Path, data: bytes, what: str) -> None:
+    """``target`` holds ``data`` or its old content, never part of either."""
+    if target.is_symlink():
+        raise ModelFileError(f"{target} is a symbolic link; memae does not write through links")
+    tmp = target.with_name(f".{target.name}.{os.getpid()}-{secrets.token_hex(4)}.tmp")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(data)
+            _step(f"{what} written")
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, target)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+    _fsync_dir(target.parent)
+    _step(f"{what} renamed")
+
+
+def _fsync_dir(directory: Path) -> None:
+    """Make a rename in ``directory`` durable (a no-op where directories cannot be opened)."""
+    try:
+        fd = os.open(directory, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
+
+
+def _weights_name(config: dict[str, Any]) -> str:
+    """The weights file a config names (format 1: ``weights.safetensors``), checked to be
+    a plain file name of memae's pattern (never a path)."""
+    name = config.get("weights_file", WEIGHTS_FILE)
+    if not isinstance(name, str) or not _WEIGHTS_NAME.fullmatch(name):
+        raise ModelFileError(f"{CONFIG_FILE} names an invalid weights file {name!r}")
+    return name
 
 
 def _read_config(directory: Path) -> dict[str, Any]:
@@ -80,10 +152,10 @@ def _read_config(directory: Path) -> dict[str, Any]:
     if not isinstance(config, dict) or config.get("format") != FORMAT:
         raise ModelFileError(f"{path} is not a memae model config")
     version = config.get("format_version")
-    if version != FORMAT_VERSION:
+    if version not in READABLE_VERSIONS:
         raise ModelFileError(
             f"{path} has model format version {version!r}; this memae ({__version__}) reads "
-            f"version {FORMAT_VERSION} only (saved by memae {config.get('memae_version')})"
+            f"versions {READABLE_VERSIONS} (saved by memae {config.get('memae_version')})"
         )
     for key in ("detector", "params", "fitted", "weights_sha256"):
         if key not in config:
@@ -95,7 +167,8 @@ def load(path: str | os.PathLike) -> Any:
     """Rebuild a fitted detector from a directory written by ``det.save(path)``.
 
     The class must be registered (:mod:`memae.registry`): memae's own, or a user's
-    whose module has been imported.
+    whose module has been imported. While another process saves into the same
+    directory, this returns the old model or the new one.
 
     Raises
     ------
@@ -105,7 +178,7 @@ def load(path: str | os.PathLike) -> Any:
         network described by the config.
     """
     directory = Path(path)
-    config = _read_config(directory)
+    config, blob = _read_model(directory)
     where = directory / CONFIG_FILE
     try:
         cls = registry.get(config["detector"], config.get("detector_module"))
@@ -116,7 +189,7 @@ def load(path: str | os.PathLike) -> Any:
         detector = cls(**params)
     except TypeError as exc:
         raise ModelFileError(f"{where} has invalid parameters: {exc}") from None
-    tensors = _read_weights(directory / WEIGHTS_FILE, config["weights_sha256"])
+    tensors = _parse_weights(directory / _weights_name(config), blob, config["weights_sha256"])
     try:
         detector._set_state(config["fitted"], tensors)
     except ValueError as exc:
@@ -124,11 +197,25 @@ def load(path: str | os.PathLike) -> Any:
     return detector
 
 
-def _read_weights(path: Path, sha256: str) -> dict[str, Any]:
+def _read_model(directory: Path) -> tuple[dict[str, Any], bytes]:
+    """``config.json`` and the bytes of the weights file it names.
+
+    If that file is gone, a concurrent save replaced the config after it was read and
+    removed the old weights: the config is read again, once, to get the new model.
+    """
+    for attempt in (1, 2):
+        config = _read_config(directory)
+        weights = directory / _weights_name(config)
+        try:
+            return config, weights.read_bytes()
+        except (FileNotFoundError, IsADirectoryError):
+            if attempt == 2 or _weights_name(_read_config(directory)) == weights.name:
+                raise ModelFileError(f"{weights} is missing") from None
+    raise AssertionError("unreachable")  # pragma: no cover
+
+
+def _parse_weights(path: Path, blob: bytes, sha256: str) -> dict[str, Any]:
     """The tensors of a weights file, after checking it against the config's checksum."""
-    if not path.is_file():
-        raise ModelFileError(f"{path} is missing")
-    blob = path.read_bytes()
     if hashlib.sha256(blob).hexdigest() != sha256:
         raise ModelFileError(
             f"{path} does not match the checksum in {CONFIG_FILE}: the file is "

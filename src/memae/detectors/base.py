@@ -562,7 +562,8 @@ class BaseDetector(BaseEstimator, metaclass=ABCMeta):
 
     # ----------------------------------------------------------------- model files
     def save(self, path: str | os.PathLike) -> None:
-        """Write ``config.json`` and ``weights.safetensors`` to directory ``path``.
+        """Write ``config.json`` and the weights (safetensors) to directory ``path``, atomically
+        (see :func:`memae.io.save`).
 
         In a multi-process fit only rank 0 writes; the others wait until it is done.
         """
