@@ -11,7 +11,7 @@ import pytest
 import torch
 from torch import nn
 
-from memae import MemAE, TrainingError
+from memae import AutoEncoder, MemAE, TrainingError
 from memae.training import TrainConfig, train
 
 from .conftest import same_weights
@@ -77,6 +77,53 @@ def test_checkpoint_of_another_run_is_refused(planted, tmp_path):
     MemAE(**{**FAST, "epochs": 2}).fit(planted[0], checkpoint_dir=tmp_path)
     with pytest.raises(TrainingError, match="another run"):
         MemAE(**{**FAST, "epochs": 2}).fit(planted[0][:500], checkpoint_dir=tmp_path)
+
+
+@pytest.mark.parametrize(
+    "other",
+    [
+        lambda: AutoEncoder(**{**FAST, "epochs": 2}),  # another detector class
+        lambda: MemAE(**{**FAST, "epochs": 2, "entropy_weight": 0.5}),
+        lambda: MemAE(**{**FAST, "epochs": 2, "shrink_threshold": 0.0}),
+        lambda: MemAE(**{**FAST, "epochs": 2, "activation": "tanh"}),
+        lambda: MemAE(**{**FAST, "epochs": 2, "preprocessing": "minmax"}),
+    ],
+)
+def test_checkpoint_of_another_detector_or_setting_is_refused(other, planted, tmp_path):
+    MemAE(**{**FAST, "epochs": 2}).fit(planted[0], checkpoint_dir=tmp_path)
+    with pytest.raises(TrainingError, match="another run"):
+        other().fit(planted[0], checkpoint_dir=tmp_path)
+    # contamination and verbose do not change training: the checkpoint is this run's
+    MemAE(**{**FAST, "epochs": 2, "contamination": 0.3}).fit(planted[0], checkpoint_dir=tmp_path)
+
+
+def test_damaged_torn_or_edited_checkpoint_is_refused(planted, tmp_path):
+    X = planted[0]
+    det = MemAE(**{**FAST, "epochs": 4})
+
+    def stop_at_2(epoch, losses):
+        if epoch == 2:
+            raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        det.fit(X, checkpoint_dir=tmp_path, callbacks=(stop_at_2,))
+    weights, state = tmp_path / "checkpoint.safetensors", tmp_path / "checkpoint.json"
+    blob, text = weights.read_bytes(), state.read_text()
+    flipped = bytearray(blob)
+    flipped[-3] ^= 0xFF
+    weights.write_bytes(bytes(flipped))
+    with pytest.raises(TrainingError, match="damaged or torn"):
+        det.fit(X, checkpoint_dir=tmp_path)
+    weights.write_bytes(blob)
+    for epoch in (999, -3, "2"):
+        meta = json.loads(text)
+        meta["epoch"] = epoch
+        state.write_text(json.dumps(meta))
+        with pytest.raises(TrainingError, match="invalid"):
+            det.fit(X, checkpoint_dir=tmp_path)
+    state.write_text(text)
+    fresh = MemAE(**{**FAST, "epochs": 4}).fit(X, checkpoint_dir=tmp_path, resume=False)
+    assert len(fresh.history_) == 4  # resume=False ignores the checkpoint, starts afresh
 
 
 def test_sigkilled_process_resumes_to_identical_weights(planted, tmp_path):

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import inspect
+import json
 import os
 from abc import ABCMeta, abstractmethod
 from collections.abc import Callable, Iterator, Sequence
@@ -325,6 +326,7 @@ class BaseDetector(BaseEstimator, metaclass=ABCMeta):
                 callbacks=callbacks,
                 monitor=monitor,
                 monitor_id=monitor_id,
+                identity=self._identity(),
             )
         except BaseException:
             self.__dict__.pop("network_", None)  # a labelled monitor sets it while training
@@ -360,6 +362,17 @@ class BaseDetector(BaseEstimator, metaclass=ABCMeta):
             torch.manual_seed(self.seed_)
             network = self._build_network(network_shape(self.sample_shape_))
         return arr, network
+
+    def _identity(self) -> str:
+        """A digest of the class and every parameter that can change training (all but
+        ``verbose``, ``device`` and ``contamination``), for checkpoint fingerprints."""
+        params = {
+            k: repr(v)
+            for k, v in self.get_params(deep=False).items()
+            if k not in ("verbose", "device", "contamination")
+        }
+        text = json.dumps([type(self).__module__, type(self).__qualname__, params], sort_keys=True)
+        return hashlib.sha256(text.encode()).hexdigest()
 
     def _train_config(self) -> TrainConfig:
         return TrainConfig(

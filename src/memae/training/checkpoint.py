@@ -1,10 +1,12 @@
 """Checkpoints of a training run: model, optimiser, best weights and bookkeeping.
 
 A checkpoint is a safetensors file (tensors) and a JSON file (the epoch, the
-early-stopping state, the history and a fingerprint of the run), both written to a
-temporary name and renamed, so a run killed mid-write leaves the previous one.
-The fingerprint (settings, network shapes, data, labelled monitor) keeps a
-checkpoint from being resumed by another run.
+early-stopping state, the history, a fingerprint of the run and the checksum of the
+tensors file), both written to a temporary name, flushed and renamed, so a run killed
+mid-write leaves the previous one. The fingerprint (the detector class and its
+training parameters, the trainer settings, network shapes, data, labelled monitor)
+keeps a checkpoint from being resumed by another run; the checksum catches a damaged
+file or a torn pair.
 """
 
 from __future__ import annotations
@@ -18,7 +20,8 @@ from typing import Any
 
 import numpy as np
 import torch
-from safetensors.torch import load_file, save_file
+from safetensors.torch import load as load_bytes
+from safetensors.torch import save as save_bytes
 from torch import Tensor, nn
 
 from memae.training.config import TrainConfig, TrainingError
@@ -58,12 +61,17 @@ def write(
     if best_state is not None:
         tensors.update({f"best.{k}": v.detach().cpu().contiguous() for k, v in best_state.items()})
     tensors.update(_flatten_optimizer(opt))
-    tmp_w = directory / (CHECKPOINT_WEIGHTS + ".tmp")
-    tmp_s = directory / (CHECKPOINT_STATE + ".tmp")
-    save_file(tensors, str(tmp_w))
-    tmp_s.write_text(json.dumps(meta))
-    os.replace(tmp_w, directory / CHECKPOINT_WEIGHTS)
-    os.replace(tmp_s, directory / CHECKPOINT_STATE)
+    blob = save_bytes(tensors)
+    # The state names the weights' checksum: a torn pair (new weights, old state: a
+    # kill between the two renames) or a damaged file is refused on resume.
+    state = json.dumps({**meta, "weights_sha256": hashlib.sha256(blob).hexdigest()}).encode()
+    for name, data in ((CHECKPOINT_WEIGHTS, blob), (CHECKPOINT_STATE, state)):
+        tmp = directory / (name + ".tmp")
+        with open(tmp, "wb") as fh:
+            fh.write(data)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, directory / name)
 
 
 def read(directory: Path, run_id: str) -> tuple[dict[str, Any], dict[str, Tensor]] | None:
@@ -76,15 +84,41 @@ def read(directory: Path, run_id: str) -> tuple[dict[str, Any], dict[str, Tensor
         return None
     try:
         meta = json.loads(state_path.read_text())
-        tensors = load_file(str(weights_path))
+        blob = weights_path.read_bytes()
     except Exception as exc:  # corrupt or half-written checkpoint
         raise TrainingError(f"cannot read the checkpoint in {directory}: {exc}") from exc
-    if meta.get("fingerprint") != run_id:
+    if not isinstance(meta, dict) or meta.get("fingerprint") != run_id:
         raise TrainingError(
-            f"the checkpoint in {directory} belongs to another run (different data, settings "
-            "or network); delete it or use another checkpoint directory"
+            f"the checkpoint in {directory} belongs to another run (another detector, "
+            "different data, settings or network); delete it, use another checkpoint "
+            "directory, or pass resume=False to start afresh"
         )
-    return meta, tensors
+    if meta.get("weights_sha256") != hashlib.sha256(blob).hexdigest():
+        raise TrainingError(
+            f"the checkpoint in {directory} is damaged or torn (its weights do not match the "
+            "checksum in its state file); delete it or pass resume=False to start afresh"
+        )
+    _check_meta(meta, directory)
+    try:
+        return meta, load_bytes(blob)
+    except Exception as exc:
+        raise TrainingError(f"cannot read the checkpoint in {directory}: {exc}") from None
+
+
+def _check_meta(meta: dict[str, Any], directory: Path) -> None:
+    """The bookkeeping a resume relies on has the right types and ranges."""
+    ok = (
+        isinstance(meta.get("epoch"), int)
+        and meta["epoch"] >= 0
+        and isinstance(meta.get("history"), list)
+        and len(meta["history"]) == meta["epoch"]
+        and isinstance(meta.get("bad_epochs"), int)
+        and meta["bad_epochs"] >= 0
+        and isinstance(meta.get("stopped_early"), bool)
+        and (meta.get("best_val") is None or isinstance(meta["best_val"], (int, float)))
+    )
+    if not ok:
+        raise TrainingError(f"the checkpoint state in {directory} is invalid (edited?)")
 
 
 def restore(

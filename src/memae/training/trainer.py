@@ -66,6 +66,7 @@ def train(
     callbacks: Sequence[EpochCallback] = (),
     monitor: Monitor | None = None,
     monitor_id: str = "",
+    identity: str = "",
     optimizer: Callable[[nn.Module], torch.optim.Optimizer] | None = None,
 ) -> TrainResult:
     """Train ``model`` in place on the rows of ``data`` and return its history.
@@ -111,6 +112,9 @@ def train(
         validation loss (if any) is still recorded. Recorded as ``val_metric``.
     monitor_id : str
         Identifies the monitor's data in the checkpoint fingerprint.
+    identity : str
+        Identifies the model being trained beyond its shapes (for a detector: its class
+        and every parameter that shapes training), in the checkpoint fingerprint.
     optimizer : callable, optional
         ``optimizer(model) -> torch.optim.Optimizer``, called once the model is on
         ``device``; by default :func:`adam` with ``config.lr`` and
@@ -130,7 +134,7 @@ def train(
     opt = (optimizer or partial(adam, lr=config.lr, weight_decay=config.weight_decay))(model)
     run = _Run(model, opt, config, checkpoint_dir, device)
     if checkpoint_dir is not None:
-        run.run_id = ckpt.fingerprint(model, data, config) + monitor_id
+        run.run_id = ckpt.fingerprint(model, data, config) + identity + monitor_id
         if resume:
             run.resume()
     if not distributed.all_agree(run.start_epoch):
