@@ -1,4 +1,5 @@
 import json
+import os
 import shutil
 import subprocess
 import sys
@@ -279,3 +280,38 @@ def test_benchmark_ped2_quick_writes_results_and_figures(tmp_path):
     assert len(res["results"]["MemAE"]["history"]) == res["results"]["MemAE"]["epochs_run"]
     for kind in ("regularity", "frame"):
         assert (tmp_path / "figures" / f"ped2-quick-{kind}.png").stat().st_size > 10_000
+
+
+def test_fit_checks_the_destination_before_training(tmp_path, capsys, monkeypatch):
+    import memae.detectors.base as base
+
+    data = tmp_path / "train.csv"
+    np.savetxt(data, np.random.default_rng(0).normal(size=(50, 3)), delimiter=",")
+    monkeypatch.setattr(base.BaseDetector, "fit", lambda *a, **k: pytest.fail("trained"))
+    (tmp_path / "file").write_text("x")
+    assert main(["fit", str(data), "--out", str(tmp_path / "file")]) == 1
+    assert "exists and is not a directory" in capsys.readouterr().err
+    (tmp_path / "link").symlink_to(tmp_path)
+    assert main(["fit", str(data), "--out", str(tmp_path / "link")]) == 1
+    assert "symbolic link" in capsys.readouterr().err
+    locked = tmp_path / "locked"
+    locked.mkdir(mode=0o500)
+    if not os.access(locked, os.W_OK):  # root may write anywhere
+        assert main(["fit", str(data), "--out", str(locked / "m")]) == 1
+        assert "not writable" in capsys.readouterr().err
+
+
+def test_score_failing_midway_leaves_no_truncated_output(tmp_path, capsys):
+    from memae import AutoEncoder
+
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(300, 3)).astype(np.float32)
+    AutoEncoder(epochs=2, random_state=0).fit(X).save(tmp_path / "m")
+    bad = np.r_[X, np.full((1, 3), np.nan, np.float32)]  # NaN in the last chunk
+    np.save(tmp_path / "bad.npy", bad)
+    for out in ("s.csv", "s.npy"):
+        args = ["score", str(tmp_path / "m"), str(tmp_path / "bad.npy"), "--chunksize", "100"]
+        assert main([*args, "--out", str(tmp_path / out)]) == 1
+        assert "NaN" in capsys.readouterr().err
+        assert not (tmp_path / out).exists()
+        assert not [p for p in tmp_path.iterdir() if p.name.endswith(".part")]

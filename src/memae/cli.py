@@ -43,6 +43,7 @@ def cmd_fit(args: argparse.Namespace) -> None:
     from memae import registry
     from memae.distributed import distributed_session, get_world_size, is_main_process
 
+    _check_model_destination(Path(args.out))  # before training, not after it
     if ":" in args.model:
         _user_modules_importable()
     cls = registry.resolve(args.model)
@@ -90,6 +91,8 @@ def cmd_score(args: argparse.Namespace) -> None:
     import memae
 
     _import_plugins(args)
+    if args.out is not None:
+        _check_output_file(Path(args.out))
     det = memae.load(args.model_dir)
     blocks = det.iter_scores(
         args.data, chunksize=args.chunksize, label_column=args.label_column, key=args.key
@@ -102,15 +105,48 @@ def cmd_score(args: argparse.Namespace) -> None:
         print(f"scored {n} rows ({flagged} flagged) -> {args.out}")
 
 
+def _check_model_destination(out: Path) -> None:
+    """Fail before any training if ``--out`` cannot become a model directory."""
+    if out.is_symlink():
+        raise CLIError(f"--out {out} is a symbolic link; memae does not write through links")
+    if out.exists() and not out.is_dir():
+        raise CLIError(f"--out {out} exists and is not a directory")
+    parent = out if out.exists() else next((p for p in out.parents if p.exists()), Path("."))
+    if not os.access(parent, os.W_OK | os.X_OK):
+        raise CLIError(f"--out {out}: {parent} is not writable")
+
+
+def _check_output_file(out: Path) -> None:
+    """Fail before scoring if ``--out`` cannot be written."""
+    if out.is_dir():
+        raise CLIError(f"--out {out} is a directory")
+    parent = out.parent if str(out.parent) else Path(".")
+    if not parent.is_dir() or not os.access(parent, os.W_OK | os.X_OK):
+        raise CLIError(f"--out {out}: {parent} is not a writable directory")
+
+
+def _temporary(out: Path) -> Path:
+    return out.with_name(f".{out.name}.{os.getpid()}.part")
+
+
 def _write_csv(blocks, out: str | None, threshold: float) -> tuple[int, int]:
+    """score,label rows; to a file, under a temporary name renamed when all are written
+    (a failure midway leaves no truncated file)."""
     n = flagged = 0
-    with open(out, "w") if out is not None else nullcontext(sys.stdout) as fh:
-        fh.write("score,label\n")
-        for scores in blocks:
-            labels = (scores > threshold).astype(int)
-            # float32-computed scores round-trip exactly through 9 significant digits
-            np.savetxt(fh, np.column_stack([scores, labels]), fmt=["%.9g", "%d"], delimiter=",")
-            n, flagged = n + len(scores), flagged + int(labels.sum())
+    tmp = None if out is None else _temporary(Path(out))
+    try:
+        with open(tmp, "w") if tmp is not None else nullcontext(sys.stdout) as fh:
+            fh.write("score,label\n")
+            for scores in blocks:
+                labels = (scores > threshold).astype(int)
+                # float32-computed scores round-trip exactly through 9 significant digits
+                np.savetxt(fh, np.column_stack([scores, labels]), fmt=["%.9g", "%d"], delimiter=",")
+                n, flagged = n + len(scores), flagged + int(labels.sum())
+        if tmp is not None:
+            os.replace(tmp, out)
+    finally:
+        if tmp is not None:
+            tmp.unlink(missing_ok=True)
     return n, flagged
 
 
@@ -123,7 +159,8 @@ def _write_npy(blocks, out: Path, threshold: float) -> tuple[int, int]:
             for scores in blocks:
                 scores.tofile(fh)  # float64 already
                 n, flagged = n + len(scores), flagged + int((scores > threshold).sum())
-        result = np.lib.format.open_memmap(out, mode="w+", dtype=np.float64, shape=(n,))
+        tmp = _temporary(out)
+        result = np.lib.format.open_memmap(tmp, mode="w+", dtype=np.float64, shape=(n,))
         step = 1 << 22
         for start in range(0, n, step):
             result[start : start + step] = np.fromfile(
@@ -131,8 +168,10 @@ def _write_npy(blocks, out: Path, threshold: float) -> tuple[int, int]:
             )
         result.flush()
         del result
+        os.replace(tmp, out)
     finally:
         raw.unlink(missing_ok=True)
+        _temporary(out).unlink(missing_ok=True)
     return n, flagged
 
 
