@@ -315,3 +315,18 @@ def test_score_failing_midway_leaves_no_truncated_output(tmp_path, capsys):
         assert "NaN" in capsys.readouterr().err
         assert not (tmp_path / out).exists()
         assert not [p for p in tmp_path.iterdir() if p.name.endswith(".part")]
+
+
+def test_huge_finite_input_is_reported_as_out_of_range(tmp_path, capsys):
+    from memae import AutoEncoder
+
+    X = np.random.default_rng(0).normal(size=(300, 3)).astype(np.float32)
+    det = AutoEncoder(epochs=2, random_state=0).fit(X)
+    with pytest.raises(FloatingPointError, match="out of the range") as err:
+        det.decision_function(X * np.float32(1e30))
+    assert "corrupt" not in str(err.value)
+    det.save(tmp_path / "m")
+    np.save(tmp_path / "huge.npy", X * np.float32(1e30))
+    assert main(["score", str(tmp_path / "m"), str(tmp_path / "huge.npy")]) == 1
+    err = capsys.readouterr().err
+    assert "out of the range" in err and "Traceback" not in err and err.count("\n") == 1

@@ -436,7 +436,14 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     try:
         args.func(args)
-    except (CLIError, ValueError, FileNotFoundError, OSError, RuntimeError, ImportError) as exc:
+    except (
+        CLIError,
+        ValueError,
+        ArithmeticError,
+        OSError,
+        RuntimeError,
+        ImportError,
+    ) as exc:
         print(f"memae {args.command}: error: {_one_line(exc)}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:

@@ -564,10 +564,21 @@ class BaseDetector(BaseEstimator, metaclass=ABCMeta):
             scores = self._score_batch(self.network_, batch)
             out[start : start + len(batch)] = scores.double().cpu().numpy()
         if not np.isfinite(out).all():
-            raise FloatingPointError(
-                f"{type(self).__name__} produced non-finite scores; the model weights are corrupt"
-            )
+            raise FloatingPointError(self._non_finite_reason(arr, out))
         return out
+
+    def _non_finite_reason(self, arr: Any, out: np.ndarray) -> str:
+        """Why scores are NaN/inf: corrupt weights, or input beyond float32's range."""
+        name = type(self).__name__
+        if not all(torch.isfinite(t).all() for t in self.network_.state_dict().values()):
+            return f"{name} produced non-finite scores: the model weights are corrupt"
+        bad = np.flatnonzero(~np.isfinite(out))
+        rows = np.asarray(arr[bad[:5]], dtype=np.float64).reshape(min(len(bad), 5), -1)
+        return (
+            f"{name} produced non-finite scores for {len(bad)} row(s) (first: {bad[:5].tolist()}):"
+            f" the input is out of the range the model can compute on in float32 (largest "
+            f"|value| in those rows: {np.abs(rows).max():.3g}); check the input's units/scale"
+        )
 
     def _set_threshold(self) -> None:
         self.threshold_ = float(np.quantile(self.decision_scores_, 1.0 - self.contamination))
