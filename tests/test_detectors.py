@@ -112,6 +112,9 @@ BAD = [
     ([["a", "b"], ["c", "d"]], "non-numeric"),
     (pd.DataFrame({"x": [1.0, 2.0], "proto": ["tcp", "udp"]}), r"non-numeric columns: \['proto'\]"),
     (np.array([[1e300, 0.0]]), "inf"),
+    # issue 19: the real problem is named
+    (np.array([[1 + 2j, 0.0], [0.0, 1.0]]), "complex-valued"),
+    (pd.DataFrame({"a": pd.array([1, None], dtype="Int64"), "b": [0.0, 1.0]}), r"NA\) in .*'a'"),
 ]
 
 
@@ -145,3 +148,16 @@ def test_dataframes_and_lists_accepted_and_names_checked(planted):
 def test_bad_parameters_raise(kwargs, planted):
     with pytest.raises(ValueError):
         AutoEncoder(**{**FAST, **kwargs}).fit(planted[0][:100])
+
+
+def test_sparse_input_is_named_and_nullable_columns_without_na_work():
+    import scipy.sparse
+
+    with pytest.raises(ValueError, match="sparse matrix"):
+        AutoEncoder(**FAST).fit(scipy.sparse.random(50, 4, density=0.5, format="csr"))
+    rng = np.random.default_rng(0)
+    df = pd.DataFrame(
+        {"a": pd.array(rng.integers(0, 9, 200), dtype="Int64"), "b": rng.normal(size=200)}
+    )
+    det = AutoEncoder(**FAST).fit(df)
+    assert det.decision_function(df).shape == (200,)

@@ -51,16 +51,26 @@ def check_array(
         if X.dtype.kind == "f":
             _check_finite(X.frames, f"{name}'s frames")
         return X, None
+    if hasattr(X, "tocsr") or type(X).__module__.startswith("scipy.sparse"):
+        raise ValueError(
+            f"{name} is a sparse matrix, which memae does not take; pass X.toarray() "
+            "(the networks are dense)"
+        )
     names = _feature_names(X)
     if names is not None:  # DataFrame: name the offending columns
         bad = [str(c) for c, dt in X.dtypes.items() if not _is_numeric_dtype(dt)]
         if bad:
             raise ValueError(f"{name} has non-numeric columns: {bad[:10]}")
-        X = X.to_numpy()
+        missing = [str(c) for c in X.columns[X.isna().to_numpy().any(axis=0)]]
+        if missing:
+            raise ValueError(f"{name} has missing values (NaN or NA) in columns {missing[:10]}")
+        X = X.to_numpy(dtype=np.float64) if _nullable(X) else X.to_numpy()
     try:
         arr = np.asarray(X)
     except ValueError as exc:  # ragged lists
         raise ValueError(f"{name} could not be read as an array: {exc}") from None
+    if arr.dtype.kind == "c":
+        raise ValueError(f"{name} is complex-valued; pass the real features (e.g. .real, abs)")
     if arr.dtype.kind not in "biuf":
         try:
             arr = arr.astype(np.float64)
@@ -68,8 +78,6 @@ def check_array(
             raise ValueError(
                 f"{name} has non-numeric values (dtype {arr.dtype}); convert or drop them first"
             ) from None
-        if arr.dtype.kind == "c":  # pragma: no cover - astype(float) already fails
-            raise ValueError(f"{name} is complex-valued")
     if arr.ndim not in (2, 3, 4, 5):
         hint = " (reshape(-1, 1) for a single feature)" if arr.ndim == 1 else ""
         raise ValueError(
@@ -134,6 +142,11 @@ def _check_finite(arr: np.ndarray, name: str) -> None:
             f"{name} contains {kinds} (or values too large for float32) "
             f"in {n_bad} row(s), first at row {first}"
         )
+
+
+def _nullable(df: Any) -> bool:
+    """Whether a DataFrame has pandas extension (nullable) columns, e.g. ``Int64``."""
+    return any(not isinstance(dt, np.dtype) for dt in df.dtypes)
 
 
 def _is_numeric_dtype(dtype: Any) -> bool:
