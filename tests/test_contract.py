@@ -232,3 +232,46 @@ def test_benchmark_from_a_plain_install_says_where_the_runners_are(monkeypatch, 
     assert main(["benchmark", "kdd", "--quick"]) == 1
     err = capsys.readouterr().err
     assert "not part of the installed package" in err and "pip install -e ." in err
+
+
+@pytest.mark.parametrize(
+    ("params", "message"),
+    [
+        ({"epochs": 2.5}, r"'epochs' parameter of .* must be an int in the range \[1, inf\)"),
+        ({"epochs": "2"}, "'epochs' parameter"),
+        ({"contamination": None}, r"'contamination' parameter .* \(0.0, 0.5\]. Got None"),
+        ({"weight_decay": -1}, "'weight_decay' parameter"),
+        ({"lr": float("inf")}, "'lr' parameter"),
+        ({"random_state": -1}, "'random_state' parameter"),
+        ({"verbose": 5}, "'verbose' parameter"),
+    ],
+)
+def test_parameters_are_checked_up_front_by_declared_constraints(fitted, params, message):
+    from memae.constraints import InvalidParameterError
+
+    if not set(params) <= set(fitted.get_params()):
+        pytest.skip(f"{type(fitted).__name__} does not take {sorted(params)}")
+    det = clone(fitted).set_params(**params)
+    with pytest.raises(InvalidParameterError, match=message):
+        det.fit(np.full((3, 12), np.nan))  # the data would fail too: parameters come first
+
+
+@pytest.mark.parametrize(
+    ("cls", "params", "name"),
+    [
+        ("MemAE", {"memory_size": 2.5}, "memory_size"),
+        ("MemAE", {"temperature": float("nan")}, "temperature"),
+        ("MemAE", {"entropy_weight": -1.0}, "entropy_weight"),
+        ("MemAE", {"shrink_threshold": 2.0}, "shrink_threshold"),
+        ("AutoEncoder", {"l1_weight": -1.0}, "l1_weight"),
+        ("VAE", {"beta": float("nan")}, "beta"),
+        ("CompactVAE", {"compactification": "cube"}, "compactification"),
+        ("DAGMM", {"dropout": 1.0}, "dropout"),
+        ("LatentNormAE", {"beta": -2.0}, "beta"),
+    ],
+)
+def test_model_specific_constraints(cls, params, name):
+    from memae.constraints import InvalidParameterError
+
+    with pytest.raises(InvalidParameterError, match=f"'{name}' parameter of {cls}"):
+        DETECTORS[cls](**params).fit(np.zeros((20, 3)))

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any, ClassVar
 
 from torch import Tensor, nn
 
+from memae.constraints import non_negative
 from memae.detectors.base import BaseDetector, ReconstructionMixin, shared_params
 from memae.nn import AutoEncoderNet, latent_l1, squared_error
 from memae.preprocessing import Preprocessing
@@ -95,6 +97,8 @@ default="standard"
     ) -> None:
         super().__init__(**shared_params(locals()))
         self.l1_weight = l1_weight
+
+    _parameter_constraints: ClassVar[dict[str, list[Any]]] = {"l1_weight": [non_negative()]}
 
     def _build_network(self, sample_shape: tuple[int, ...]) -> nn.Module:
         bb = self._backbone(sample_shape)

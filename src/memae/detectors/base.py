@@ -26,6 +26,17 @@ from torch import Tensor, nn
 
 from memae import distributed, io, registry
 from memae.clips import ClipWindows
+from memae.constraints import (
+    Integral,
+    Interval,
+    Options,
+    Real,
+    StrOptions,
+    check_params,
+    non_negative,
+    positive,
+    positive_int,
+)
 from memae.nn import Backbone, build_backbone, squared_error
 from memae.preprocessing import Preprocessing, Scaler, network_shape
 from memae.readers import DEFAULT_CHUNKSIZE, iter_table
@@ -147,6 +158,27 @@ class BaseDetector(BaseEstimator, metaclass=ABCMeta):
 
     #: registry key: the CLI's ``--model`` value and the preset tables' column
     model_key: ClassVar[str] = ""
+
+    #: declared types, ranges and choices of the parameters (:mod:`memae.constraints`);
+    #: subclasses declare their own, merged with these
+    _parameter_constraints: ClassVar[dict[str, list[Any]]] = {
+        "backbone": [str],
+        "hidden_dims": ["array-like"],
+        "latent_dim": [positive_int()],
+        "activation": [str],
+        "kernel_sizes": ["array-like", None],
+        "preprocessing": [StrOptions({"standard", "minmax", "image", "image-standard"}), None],
+        "epochs": [positive_int()],
+        "batch_size": [positive_int()],
+        "lr": [positive()],
+        "weight_decay": [non_negative()],
+        "validation_fraction": [Interval(Real, 0, 1, closed="left")],
+        "patience": [positive_int(), None],
+        "contamination": [Interval(Real, 0, 0.5, closed="right")],
+        "device": [str, torch.device],
+        "random_state": [Interval(Integral, 0, None, closed="left"), None],
+        "verbose": [Options(Integral, {0, 1, 2})],
+    }
 
     def __init_subclass__(
         cls, model_key: str | None = None, register: bool = True, **kwargs: Any
@@ -691,10 +723,9 @@ class BaseDetector(BaseEstimator, metaclass=ABCMeta):
         raise ValueError(f"random_state must be a non-negative int or None, got {rs!r}")
 
     def _check_params(self) -> None:
-        if not 0.0 < self.contamination <= 0.5:
-            raise ValueError(f"contamination must be in (0, 0.5], got {self.contamination}")
-        if self.verbose not in (0, 1, 2):
-            raise ValueError(f"verbose must be 0, 1 or 2, got {self.verbose}")
+        """Hook: the declared constraints (``_parameter_constraints``), then any check
+        across parameters a subclass adds (call ``super()._check_params()`` first)."""
+        check_params(self)
 
 
 class ReconstructionMixin:

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from typing import Any, Literal
+from typing import Any, ClassVar, Literal
 
 import numpy as np
 import torch
 from torch import Tensor, nn
 
 from memae.clips import ClipWindows
+from memae.constraints import StrOptions, non_negative, positive, positive_int
 from memae.detectors.base import BaseDetector, ReconstructionMixin, shared_params
 from memae.nn import gaussian_kl, gaussian_nll, squared_error
 from memae.nn.compact import CompactVAENet, lipschitz_mlp, sphere_log_area
@@ -154,21 +155,19 @@ random_state, verbose
         self.n_reference = n_reference
         self.trunk_dims = trunk_dims
 
+    _parameter_constraints: ClassVar[dict[str, list[Any]]] = {
+        "beta": [non_negative()],
+        "compactification": [StrOptions({"sphere", "lipschitz"})],
+        "lipschitz": [positive()],
+        "n_neighbors": [positive_int()],
+        "n_reference": [positive_int()],
+        "score": [StrOptions({"joint", "hole", "reconstruction"})],
+        "trunk_dims": ["array-like", None],
+    }
+
     def _check_params(self) -> None:
         super()._check_params()
-        if self.compactification not in ("sphere", "lipschitz"):
-            raise ValueError(
-                f"compactification must be 'sphere' or 'lipschitz', got {self.compactification!r}"
-            )
-        if self.score not in ("joint", "hole", "reconstruction"):
-            raise ValueError(
-                f"score must be 'joint', 'hole' or 'reconstruction', got {self.score!r}"
-            )
-        if not self.lipschitz > 0:
-            raise ValueError(f"lipschitz must be > 0, got {self.lipschitz}")
-        if not self.beta >= 0:
-            raise ValueError(f"beta must be >= 0, got {self.beta}")
-        if int(self.n_neighbors) < 1 or int(self.n_reference) <= int(self.n_neighbors):
+        if int(self.n_reference) <= int(self.n_neighbors):
             raise ValueError(
                 f"need 1 <= n_neighbors < n_reference, got {self.n_neighbors}, {self.n_reference}"
             )

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, ClassVar
 
 import torch
 from torch import Tensor, nn
 
+from memae.constraints import Interval, Real, non_negative, positive_int
 from memae.detectors.base import BaseDetector, ReconstructionMixin, shared_params
 from memae.nn import squared_error
 from memae.nn.dagmm import (
@@ -101,17 +102,13 @@ random_state, verbose
         self.estimation_hidden = estimation_hidden
         self.dropout = dropout
 
-    def _check_params(self) -> None:
-        super()._check_params()
-        if int(self.n_components) < 1 or int(self.estimation_hidden) < 1:
-            raise ValueError(
-                f"n_components and estimation_hidden must be >= 1, got {self.n_components}, "
-                f"{self.estimation_hidden}"
-            )
-        if not 0.0 <= self.dropout < 1.0:
-            raise ValueError(f"dropout must be in [0, 1), got {self.dropout}")
-        if self.energy_weight < 0 or self.covariance_weight < 0:
-            raise ValueError("energy_weight and covariance_weight must be >= 0")
+    _parameter_constraints: ClassVar[dict[str, list[Any]]] = {
+        "n_components": [positive_int()],
+        "energy_weight": [non_negative()],
+        "covariance_weight": [non_negative()],
+        "estimation_hidden": [positive_int()],
+        "dropout": [Interval(Real, 0, 1, closed="left")],
+    }
 
     def _build_network(self, sample_shape: tuple[int, ...]) -> nn.Module:
         bb = self._backbone(sample_shape, linear_code=True)

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 import torch
 from torch import Tensor, nn
 
+from memae.constraints import non_negative
 from memae.detectors.base import BaseDetector, ReconstructionMixin, shared_params
 from memae.nn import AutoEncoderNet, l2_norm
 from memae.preprocessing import Preprocessing
@@ -89,10 +90,7 @@ random_state, verbose
         super().__init__(**shared_params(locals()))
         self.beta = beta
 
-    def _check_params(self) -> None:
-        super()._check_params()
-        if not self.beta >= 0:
-            raise ValueError(f"beta must be >= 0, got {self.beta}")
+    _parameter_constraints: ClassVar[dict[str, list[Any]]] = {"beta": [non_negative()]}
 
     def _build_network(self, sample_shape: tuple[int, ...]) -> nn.Module:
         # The code layer is linear (no batch norm, no activation), as in the official

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from typing import Literal
+from typing import Any, ClassVar, Literal
 
 import numpy as np
 import torch
 from torch import Tensor, nn
 
+from memae.constraints import Interval, Real, StrOptions, non_negative, positive, positive_int
 from memae.detectors.base import BaseDetector, ReconstructionMixin, shared_params
 from memae.nn import AutoEncoderNet, Memory, attention_entropy, squared_error
 from memae.nn.memory import Addressing
@@ -95,11 +96,16 @@ random_state, verbose
         self.entropy_weight = entropy_weight
         self.memory_layout = memory_layout
 
+    _parameter_constraints: ClassVar[dict[str, list[Any]]] = {
+        "memory_size": [positive_int()],
+        "shrink_threshold": [Interval(Real, 0, 1, closed="both"), None],
+        "addressing": [StrOptions({"cosine", "dot"})],
+        "temperature": [positive()],
+        "entropy_weight": [non_negative()],
+        "memory_layout": [StrOptions({"location", "flat"})],
+    }
+
     def _build_network(self, sample_shape: tuple[int, ...]) -> nn.Module:
-        if self.memory_layout not in ("location", "flat"):
-            raise ValueError(
-                f"memory_layout must be 'location' or 'flat', got {self.memory_layout!r}"
-            )
         bb = self._backbone(sample_shape)
         flat = self.memory_layout == "flat"
         memory = Memory(

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Literal
+from typing import Any, ClassVar, Literal
 
 import torch
 from torch import Tensor, nn
 
+from memae.constraints import StrOptions, non_negative, positive_int
 from memae.detectors.base import BaseDetector, ReconstructionMixin, shared_params
 from memae.nn import VAENet, gaussian_kl, gaussian_nll, squared_error
 from memae.preprocessing import Preprocessing
@@ -77,14 +78,11 @@ random_state, verbose
         self.score = score
         self.n_samples = n_samples
 
-    def _check_params(self) -> None:
-        super()._check_params()
-        if not self.beta >= 0:
-            raise ValueError(f"beta must be >= 0, got {self.beta}")
-        if self.score not in ("reconstruction", "elbo"):
-            raise ValueError(f"score must be 'reconstruction' or 'elbo', got {self.score!r}")
-        if int(self.n_samples) < 1:
-            raise ValueError(f"n_samples must be >= 1, got {self.n_samples}")
+    _parameter_constraints: ClassVar[dict[str, list[Any]]] = {
+        "beta": [non_negative()],
+        "score": [StrOptions({"reconstruction", "elbo"})],
+        "n_samples": [positive_int()],
+    }
 
     def _build_network(self, sample_shape: tuple[int, ...]) -> nn.Module:
         bb = self._backbone(sample_shape)
