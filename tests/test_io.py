@@ -236,3 +236,29 @@ def test_format_1_files_still_load(tmp_path, planted):
     np.testing.assert_array_equal(back.decision_scores_, det.decision_scores_)
     det.save(tmp_path / "m")  # a format-1 directory upgraded in place, old weights removed
     assert _files(tmp_path / "m") == sorted(["config.json", _weights(tmp_path / "m").name])
+
+
+@pytest.mark.parametrize(
+    ("edit", "message"),
+    [
+        (lambda c: c["fitted"].update(threshold=float("nan")), "threshold must be finite"),
+        (lambda c: c["fitted"].update(threshold=float("-inf")), "threshold must be finite"),
+        (lambda c: c["fitted"]["preprocessing"].update(scale=[0.0] * 12), "scale must be positive"),
+        (lambda c: c["fitted"].update(sample_shape=[10**9], n_features_in=10**9), "implausible"),
+        (lambda c: c["fitted"].update(sample_shape=[5]), "sample_shape"),
+        (lambda c: c["fitted"].update(history={"a": 1}), "history must be a list"),
+        (lambda c: c["params"].update(shrink_threshold=7.0), "invalid parameters"),
+        (lambda c: c["params"].update(epochs="many"), "invalid parameters"),
+        (lambda c: c.update(params=[1, 2]), "'params' must be a dict"),
+        (lambda c: c.update(fitted="x"), "'fitted' must be a dict"),
+        (lambda c: c.update(weights_sha256=3), "'weights_sha256' must be a str"),
+        (lambda c: c["fitted"].pop("threshold"), "invalid fitted state"),
+        (lambda c: c.update(weights_file="../../etc/passwd"), "invalid weights file"),
+    ],
+)
+def test_every_config_value_is_validated(saved, edit, message):
+    # NaN and infinity are written as JSON's NaN / -Infinity, which Python reads back
+    _, path = saved
+    _edit_config(path, edit)
+    with pytest.raises(ModelFileError, match=message):
+        load(path)

@@ -30,6 +30,7 @@ WEIGHTS_FILE = "weights.safetensors"
 FORMAT = "memae-model"
 FORMAT_VERSION = 2  # 2: the weights file is named by its checksum ("weights_file")
 READABLE_VERSIONS = (1, 2)
+_FIELDS = {"detector": str, "params": dict, "fitted": dict, "weights_sha256": str}
 _WEIGHTS_NAME = re.compile(r"weights(-[0-9a-f]{16})?\.safetensors")
 _MAX_CONFIG_BYTES = 64 << 20
 
@@ -157,9 +158,13 @@ def _read_config(directory: Path) -> dict[str, Any]:
             f"{path} has model format version {version!r}; this memae ({__version__}) reads "
             f"versions {READABLE_VERSIONS} (saved by memae {config.get('memae_version')})"
         )
-    for key in ("detector", "params", "fitted", "weights_sha256"):
+    for key, kind in _FIELDS.items():
         if key not in config:
             raise ModelFileError(f"{path} lacks the field {key!r}")
+        if not isinstance(config[key], kind):
+            raise ModelFileError(f"{path}: the field {key!r} must be a {kind.__name__}")
+    if not re.fullmatch(r"[0-9a-f]{64}", config["weights_sha256"]):
+        raise ModelFileError(f"{path}: 'weights_sha256' is not a SHA-256 hex digest")
     return config
 
 
@@ -187,13 +192,16 @@ def load(path: str | os.PathLike) -> Any:
     params = {k: tuple(v) if isinstance(v, list) else v for k, v in config["params"].items()}
     try:
         detector = cls(**params)
-    except TypeError as exc:
+        detector._check_params()  # the declared constraints, before anything is built
+    except (TypeError, ValueError) as exc:
         raise ModelFileError(f"{where} has invalid parameters: {exc}") from None
     tensors = _parse_weights(directory / _weights_name(config), blob, config["weights_sha256"])
     try:
         detector._set_state(config["fitted"], tensors)
     except ValueError as exc:
         raise ModelFileError(f"{where}: {exc}") from None
+    except (TypeError, KeyError, AttributeError, RecursionError) as exc:
+        raise ModelFileError(f"{where}: invalid fitted state: {exc!r}") from None
     return detector
 
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 import hashlib
 import inspect
 import json
+import math
 import os
 from abc import ABCMeta, abstractmethod
 from collections.abc import Callable, Iterator, Sequence
@@ -47,6 +48,7 @@ from memae.validation import check_array
 SELECTION_METRICS = {"roc_auc": roc_auc_score, "average_precision": average_precision_score}
 
 _INFERENCE_ELEMENTS = 1 << 22  # floats per scoring batch (about 16 MB of input)
+_MAX_FEATURES = 1 << 28  # values per sample a model file may describe (a 16k x 16k image)
 _SCORES_KEY = "fitted.decision_scores"  # the training scores' tensor in the model file
 
 
@@ -662,9 +664,19 @@ class BaseDetector(BaseEstimator, metaclass=ABCMeta):
         try:
             sample_shape = tuple(int(s) for s in fitted["sample_shape"])
             n_features = int(fitted["n_features_in"])
+            if not sample_shape or min(sample_shape) < 1 or math.prod(sample_shape) != n_features:
+                raise ValueError(f"sample_shape {sample_shape} and n_features_in {n_features}")
+            if n_features > _MAX_FEATURES:  # checked before a network is allocated
+                raise ValueError(f"{n_features} features per sample is implausible")
             scaler = Scaler.from_config(fitted["preprocessing"], sample_shape)
+            if not (np.asarray(scaler.scale) > 0).all():
+                raise ValueError("the preprocessing scale must be positive")
             threshold = float(fitted["threshold"])
+            if not math.isfinite(threshold):
+                raise ValueError(f"the threshold must be finite, got {threshold}")
             seed = int(fitted["seed"])
+            if not isinstance(fitted.get("history", []), list):
+                raise ValueError("history must be a list")
         except (KeyError, TypeError, ValueError) as exc:
             raise ValueError(f"invalid fitted state: {exc}") from None
         try:
