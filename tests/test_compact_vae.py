@@ -163,3 +163,23 @@ def test_benchmarks_report_every_score_of_one_fit():
         np.testing.assert_array_equal(scores, det.set_params(score=kind).decision_function(Xt))
         assert not np.allclose(scores, joint)
     assert other_scores(memae.AutoEncoder(epochs=1).fit(X), Xt) == {}
+
+
+def test_training_scores_are_leave_one_out_only_for_reference_rows():
+    """Issue 19, item 7: the difference between labels_ and predict(X_train) is the
+    documented leave-one-out, nothing else; a row alone scores as inside a batch."""
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(600, 6)).astype(np.float32)
+    det = CompactVAE(
+        score="hole", n_reference=200, epochs=3, hidden_dims=(16,), latent_dim=3, random_state=0
+    ).fit(X)
+    again = det.decision_function(X)
+    ref = np.zeros(len(X), bool)
+    ref[det.reference_rows_] = True
+    assert ref.sum() == 200
+    np.testing.assert_allclose(again[~ref], det.decision_scores_[~ref], rtol=1e-6)
+    # own code counted: lower, but for the n / (n - 1) of the density estimate
+    assert (again[ref] <= det.decision_scores_[ref] + math.log(200 / 199) + 1e-6).all()
+    assert (again[ref] < det.decision_scores_[ref]).mean() > 0.9
+    alone = np.array([det.decision_function(X[i : i + 1])[0] for i in range(10)])
+    np.testing.assert_allclose(alone, again[:10], rtol=1e-5)

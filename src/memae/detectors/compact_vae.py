@@ -73,7 +73,13 @@ class CompactVAE(ReconstructionMixin, BaseDetector, model_key="compactvae"):
     is a hole: ``q_hat`` is small and ``s`` is large. On the sphere ``p`` is the
     uniform (area) measure, so ``s`` orders inputs as the k-NN distance does and the
     vacant pole scores high. In the cube ``p`` is the ``N(0, I)`` density at ``z``.
-    Training rows that are themselves reference codes are scored leave-one-out.
+    Training rows that are themselves reference codes are scored leave-one-out in
+    ``decision_scores_`` (and so ``labels_`` and ``threshold_``): a code does not count
+    as its own neighbour. ``decision_function`` cannot know whether a new input is a
+    training row, so for those rows it counts their own code, which lowers their hole
+    score (it can rise by at most ``log(n / (n - 1))``, the density's ``n``): with
+    ``score="hole"``, ``predict(X_train)`` flags fewer training rows than
+    ``labels_``. Rows outside ``reference_rows_`` score the same both ways.
 
     A code alone cannot show an anomaly that the encoder does not see: points off
     the low-dimensional set the training rows lie on are encoded among the normal
