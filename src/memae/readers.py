@@ -1,7 +1,8 @@
 """Tables from files: read whole (:func:`read_table`) or streamed in chunks (:func:`iter_table`).
 
-Supported: CSV (header row optional, ``.csv``/``.csv.gz``/``.txt``), NPY, NPZ and
-Parquet. :func:`iter_table` keeps at most one chunk in memory: NPY is memory-mapped one
+Supported: CSV (``.csv``/``.csv.gz``/``.txt``; the header row is optional and detected:
+a first row of numbers is data, unless it is pandas' default names ``0, 1, ..., d - 1``),
+NPY, NPZ and Parquet. :func:`iter_table` keeps at most one chunk in memory: NPY is memory-mapped one
 chunk at a time (each map is closed before the next, so the process never holds more
 than a chunk of the file), Parquet is read record batch by record batch with pyarrow,
 CSV with pandas' chunked reader. NPZ members are compressed zip entries that cannot
@@ -195,9 +196,15 @@ def _drop_frame_column(frame: Any, label_column: str | None, file: Path) -> Any:
 
 
 def _csv_header(file: Path) -> int | None:
-    """``0`` when the first row is a header, ``None`` when it is data (all numbers)."""
+    """``0`` when the first row is a header, ``None`` when it is data (all numbers).
+
+    A first row of exactly ``0, 1, ..., d - 1`` is a header too: the column names
+    pandas writes for an unnamed DataFrame (``df.to_csv(index=False)``).
+    """
     pd = _pandas()
-    first = pd.read_csv(file, nrows=1, header=None).iloc[0]
+    first = pd.read_csv(file, nrows=1, header=None, dtype=str).iloc[0]
+    if [str(v).strip() for v in first] == [str(i) for i in range(len(first))]:
+        return 0
     return None if all(_is_number(v) for v in first) else 0
 
 
