@@ -262,3 +262,18 @@ def test_every_config_value_is_validated(saved, edit, message):
     _edit_config(path, edit)
     with pytest.raises(ModelFileError, match=message):
         load(path)
+
+
+@pytest.mark.parametrize(
+    "edit",
+    [
+        lambda c: c["params"].update(activation="tanh"),  # same shapes, other network
+        lambda c: c["params"].update(shrink_threshold=0.5),
+        lambda c: c["fitted"].update(threshold=c["fitted"]["threshold"] * 2),
+    ],
+)
+def test_a_valid_but_edited_config_is_caught(saved, edit):
+    _, path = saved
+    _edit_config(path, edit)
+    with pytest.raises(ModelFileError, match="edited after saving"):
+        load(path)

@@ -65,10 +65,13 @@ def save(detector: Any, path: str | os.PathLike) -> Path:
     if out.exists() and not out.is_dir():
         raise ModelFileError(f"{out} exists and is not a directory")
     out.mkdir(parents=True, exist_ok=True)
-    blob = save_safetensors_bytes(tensors)
+    params = {k: _jsonable(v) for k, v in detector.get_params(deep=False).items()}
+    # The weights carry a digest of the model's description, so that an edit of
+    # config.json that stays valid (another activation, another threshold) is caught.
+    described = _describe(type(detector).__name__, params, fitted)
+    blob = save_safetensors_bytes(tensors, metadata={"config_sha256": described})
     sha = hashlib.sha256(blob).hexdigest()
     weights_name = f"weights-{sha[:16]}.safetensors"
-    params = {k: _jsonable(v) for k, v in detector.get_params(deep=False).items()}
     config = {
         "format": FORMAT,
         "format_version": FORMAT_VERSION,
@@ -202,6 +205,13 @@ def load(path: str | os.PathLike) -> Any:
         raise ModelFileError(f"{where}: {exc}") from None
     except (TypeError, KeyError, AttributeError, RecursionError) as exc:
         raise ModelFileError(f"{where}: invalid fitted state: {exc!r}") from None
+    recorded = _metadata(blob).get("config_sha256")  # absent in format 1 files
+    described = _describe(config["detector"], config["params"], config["fitted"])
+    if recorded is not None and recorded != described:
+        raise ModelFileError(
+            f"{where} was edited after saving: the detector, parameters or fitted state no "
+            "longer match the digest stored with the weights"
+        )
     return detector
 
 
@@ -233,3 +243,16 @@ def _parse_weights(path: Path, blob: bytes, sha256: str) -> dict[str, Any]:
         return load_safetensors_bytes(blob)
     except Exception as exc:
         raise ModelFileError(f"{path} is not a valid safetensors file: {exc}") from None
+
+
+def _describe(detector: str, params: dict[str, Any], fitted: dict[str, Any]) -> str:
+    """SHA-256 of the model's description, as JSON with sorted keys."""
+    text = json.dumps([detector, params, fitted], sort_keys=True)
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+def _metadata(blob: bytes) -> dict[str, str]:
+    """The ``__metadata__`` of a safetensors blob (its JSON header; checked already)."""
+    n = int.from_bytes(blob[:8], "little")
+    meta = json.loads(blob[8 : 8 + n]).get("__metadata__") or {}
+    return meta if isinstance(meta, dict) else {}
