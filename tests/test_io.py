@@ -277,3 +277,10 @@ def test_a_valid_but_edited_config_is_caught(saved, edit):
     _edit_config(path, edit)
     with pytest.raises(ModelFileError, match="edited after saving"):
         load(path)
+
+
+def test_a_deeply_nested_config_is_a_model_file_error(saved):
+    _, path = saved
+    (path / "config.json").write_text("[" * 100_000 + "]" * 100_000)
+    with pytest.raises(ModelFileError, match="not valid JSON"):
+        load(path)

@@ -151,8 +151,8 @@ def _read_config(directory: Path) -> dict[str, Any]:
         raise ModelFileError(f"{path} is implausibly large")
     try:
         config = json.loads(path.read_text())
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise ModelFileError(f"{path} is not valid JSON (truncated or edited?): {exc}") from None
+    except (UnicodeDecodeError, json.JSONDecodeError, RecursionError) as exc:
+        raise ModelFileError(f"{path} is not valid JSON (truncated or edited?): {exc!r}") from None
     if not isinstance(config, dict) or config.get("format") != FORMAT:
         raise ModelFileError(f"{path} is not a memae model config")
     version = config.get("format_version")
