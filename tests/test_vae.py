@@ -53,7 +53,7 @@ def test_kl_is_on_by_default_and_both_scores_separate(tmp_path, off_manifold):
     again = memae.load(tmp_path / "vae")
     assert isinstance(again, VAE) and again.score == "elbo"
     np.testing.assert_array_equal(elbo, again.decision_function(Xt))
-    with pytest.raises(ValueError, match="score must be"):
+    with pytest.raises(ValueError, match="'score' parameter of VAE must be a str among"):
         VAE(score="likelihood").fit(X)
 
 
