@@ -75,7 +75,7 @@ PARAMS = {"hidden_dims": (32, 16), "latent_dim": 4, "epochs": 20, "random_state"
 @pytest.mark.parametrize("compactification", ["sphere", "lipschitz"])
 def test_hole_score_finds_the_gap_and_round_trips(compactification, tmp_path):
     X, Xt, y = _gap_data()
-    det = CompactVAE(compactification=compactification, lipschitz=2.0, score="hole", **PARAMS).fit(
+    det = CompactVAE(compactification=compactification, lipschitz=2.0, score_method="hole", **PARAMS).fit(
         X
     )
     scores = det.decision_function(Xt)
@@ -127,24 +127,24 @@ def test_hole_score_by_hand_and_leave_one_out():
 
 def test_hole_score_beats_reconstruction_in_a_hole_and_bad_parameters():
     X, Xt, y = _gap_data()
-    det = CompactVAE(score="hole", **PARAMS).fit(X)
+    det = CompactVAE(score_method="hole", **PARAMS).fit(X)
     hole = roc_auc_score(y, det.decision_function(Xt))
-    det.set_params(score="reconstruction")
+    det.set_params(score_method="reconstruction")
     rec = det.decision_function(Xt)
     expected = ((det.scaler_(torch.from_numpy(Xt)) - det.scaler_(torch.from_numpy(
         det.reconstruct(Xt)))) ** 2).mean(1)  # fmt: skip
     np.testing.assert_allclose(rec, expected.numpy(), rtol=1e-4, atol=1e-6)
     assert hole > roc_auc_score(y, rec) + 0.3  # on-manifold anomalies: only the hole sees them
     # the joint score adds the decoder's negative log-likelihood to the hole score
-    det.set_params(score="joint")
+    det.set_params(score_method="joint")
     joint = det.decision_function(Xt)
-    det.set_params(score="hole")
+    det.set_params(score_method="hole")
     with torch.no_grad():
         out = det.network_(det.scaler_(torch.from_numpy(Xt)))
         nll = memae.nn.gaussian_nll(det.scaler_(torch.from_numpy(Xt)), out.reconstruction,
                                     out.log_scale)  # fmt: skip
     np.testing.assert_allclose(joint, det.decision_function(Xt) + nll.numpy(), rtol=1e-4)
-    for bad in ({"compactification": "torus"}, {"score": "x"}, {"lipschitz": 0.0},
+    for bad in ({"compactification": "torus"}, {"score_method": "x"}, {"lipschitz": 0.0},
                 {"n_neighbors": 5, "n_reference": 5}, {"latent_dim": 1}):  # fmt: skip
         with pytest.raises(ValueError):
             CompactVAE(**{**PARAMS, **bad}).fit(X)
@@ -157,10 +157,10 @@ def test_benchmarks_report_every_score_of_one_fit():
     det = CompactVAE(**PARAMS).fit(X)
     joint = det.decision_function(Xt)
     others = other_scores(det, Xt)
-    assert det.score == "joint" and set(others) == {"hole", "reconstruction"}  # restored
+    assert det.score_method == "joint" and set(others) == {"hole", "reconstruction"}  # restored
     np.testing.assert_array_equal(det.decision_function(Xt), joint)
     for kind, scores in others.items():
-        np.testing.assert_array_equal(scores, det.set_params(score=kind).decision_function(Xt))
+        np.testing.assert_array_equal(scores, det.set_params(score_method=kind).decision_function(Xt))
         assert not np.allclose(scores, joint)
     assert other_scores(memae.AutoEncoder(epochs=1).fit(X), Xt) == {}
 
@@ -171,7 +171,7 @@ def test_training_scores_are_leave_one_out_only_for_reference_rows():
     rng = np.random.default_rng(0)
     X = rng.normal(size=(600, 6)).astype(np.float32)
     det = CompactVAE(
-        score="hole", n_reference=200, epochs=3, hidden_dims=(16,), latent_dim=3, random_state=0
+        score_method="hole", n_reference=200, epochs=3, hidden_dims=(16,), latent_dim=3, random_state=0
     ).fit(X)
     again = det.decision_function(X)
     ref = np.zeros(len(X), bool)

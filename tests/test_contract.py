@@ -143,7 +143,7 @@ def test_save_load_round_trip(fitted, planted, tmp_path):
     ("X", "message"),
     [
         (np.full((3, 12), np.nan), "NaN"),
-        (np.zeros((3, 5)), "has 5 features, but this .* was fitted with 12"),
+        (np.zeros((3, 5)), "has 5 features, but .* is expecting 12 features as input"),
         (np.zeros((0, 12)), "empty"),
         (np.zeros(12), "reshape"),
         ([["a"] * 12] * 2, "non-numeric"),

@@ -66,12 +66,12 @@ def _latent(det: Any, Xt: np.ndarray, y: np.ndarray, path: Path, title: str) -> 
     """Draw the codes; return the ROC-AUC of the hole score alone (what the figure shows)."""
     ref = det.network_.reference.cpu().numpy()
     plot_latent_2d(ref, det.codes(Xt), y, path, title)
-    own = det.score
-    det.score = "hole"
+    own = det.score_method
+    det.score_method = "hole"
     try:
         return float(roc_auc_score(y, det.decision_function(Xt)))
     finally:
-        det.score = own
+        det.score_method = own
 
 
 def _norms(det: Any, Xt: np.ndarray, y: np.ndarray, path: Path, title: str) -> float:

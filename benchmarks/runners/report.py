@@ -82,15 +82,15 @@ def other_scores(det: Any, X: Any) -> dict[str, np.ndarray]:
     error of one fitted :class:`memae.CompactVAE`, so the comparison is not blurred by
     a second training run. Empty for other detectors.
     """
-    own = getattr(det, "score", None)
+    own = getattr(det, "score_method", None)
     if own not in COMPACT_SCORES:
         return {}
     out = {}
     try:
         for name in COMPACT_SCORES:
             if name != own:
-                det.score = name
+                det.score_method = name
                 out[name] = det.decision_function(X)
     finally:
-        det.score = own
+        det.score_method = own
     return out

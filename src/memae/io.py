@@ -193,6 +193,9 @@ def load(path: str | os.PathLike) -> Any:
     except KeyError as exc:
         raise ModelFileError(f"{exc.args[0]}, in {where}") from None
     params = {k: tuple(v) if isinstance(v, list) else v for k, v in config["params"].items()}
+    for old, new in getattr(cls, "_renamed_params", {}).items():  # files of older versions
+        if old in params and new not in params:
+            params[new] = params.pop(old)
     try:
         detector = cls(**params)
         detector._check_params()  # the declared constraints, before anything is built

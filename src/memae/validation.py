@@ -12,6 +12,11 @@ from memae.clips import ClipWindows
 _CHECK_ELEMENTS = 1 << 22  # values checked for NaN/inf at a time
 
 
+class NonNumericError(TypeError, ValueError):
+    """Input holds values that are not numbers (a ``ValueError`` and, as scikit-learn
+    expects for such input, a ``TypeError``)."""
+
+
 def _feature_names(X: Any) -> list[str] | None:
     columns = getattr(X, "columns", None)
     if columns is None:
@@ -70,16 +75,25 @@ def check_array(
     except ValueError as exc:  # ragged lists
         raise ValueError(f"{name} could not be read as an array: {exc}") from None
     if arr.dtype.kind == "c":
-        raise ValueError(f"{name} is complex-valued; pass the real features (e.g. .real, abs)")
+        raise ValueError(
+            f"{name} is complex-valued (Complex data not supported); pass the real "
+            "features (e.g. .real, abs)"
+        )
     if arr.dtype.kind not in "biuf":
         try:
             arr = arr.astype(np.float64)
-        except (TypeError, ValueError):
-            raise ValueError(
-                f"{name} has non-numeric values (dtype {arr.dtype}); convert or drop them first"
+        except (TypeError, ValueError) as exc:
+            raise NonNumericError(
+                f"{name} has non-numeric values (dtype {arr.dtype}: {exc}); convert or drop "
+                "them first"
             ) from None
     if arr.ndim not in (2, 3, 4, 5):
-        hint = " (reshape(-1, 1) for a single feature)" if arr.ndim == 1 else ""
+        hint = (
+            " (Reshape your data: X.reshape(-1, 1) for a single feature, X.reshape(1, -1) "
+            "for a single sample)"
+            if arr.ndim == 1
+            else ""
+        )
         raise ValueError(
             f"{name} must be (n_samples, n_features), a stack of images (N, H, W), "
             f"(N, H, W, C) or (N, C, H, W), or video clips (N, C, T, H, W); got shape "
@@ -107,13 +121,17 @@ def _check_shape(
     if shape[0] == 0:
         raise ValueError(f"{name} is empty: 0 samples")
     if len(shape) == 2 and shape[1] == 0:
-        raise ValueError(f"{name} is empty: 0 features")
+        raise ValueError(
+            f"{name} is empty: 0 feature(s) (shape={tuple(shape)}) while a minimum of 1 is required."
+        )
     if 0 in shape[1:]:
         raise ValueError(f"{name} is empty: samples of shape {shape[1:]}")
     if sample_shape is not None and tuple(shape[1:]) != tuple(sample_shape):
         if len(sample_shape) == 1 and len(shape) == 2:
             raise ValueError(
-                f"{name} has {shape[1]} features, but {estimator} was fitted with {sample_shape[0]}"
+                f"{name} has {shape[1]} features, but {estimator.split()[-1]} is expecting "
+                f"{sample_shape[0]} features as input ({estimator} was fitted with "
+                f"{sample_shape[0]})"
             )
         raise ValueError(
             f"{name} has samples of shape {tuple(shape[1:])}, but {estimator} was fitted "

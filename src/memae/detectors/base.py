@@ -41,7 +41,8 @@ from memae.constraints import (
 from memae.nn import Backbone, build_backbone, squared_error
 from memae.preprocessing import Preprocessing, Scaler, network_shape
 from memae.readers import DEFAULT_CHUNKSIZE, iter_table
-from memae.training import TrainConfig, adam, train
+from memae.detectors.decisions import DecisionMixin
+from memae.training import TrainConfig, adam, split_rows, train
 from memae.validation import check_array
 
 #: labelled metrics for ``fit(validation_data=...)`` (higher is better)
@@ -50,6 +51,7 @@ SELECTION_METRICS = {"roc_auc": roc_auc_score, "average_precision": average_prec
 _INFERENCE_ELEMENTS = 1 << 22  # floats per scoring batch (about 16 MB of input)
 _MAX_FEATURES = 1 << 28  # values per sample a model file may describe (a 16k x 16k image)
 _SCORES_KEY = "fitted.decision_scores"  # the training scores' tensor in the model file
+_CALIBRATION_KEY = "fitted.calibration_scores"  # held-out scores (memae.detectors.decisions)
 
 
 def resolve_device(device: str | torch.device) -> torch.device:
@@ -89,7 +91,7 @@ class NotFittedError(SklearnNotFittedError):
     """The detector was used before ``fit`` (a scikit-learn ``NotFittedError``)."""
 
 
-class BaseDetector(BaseEstimator, metaclass=ABCMeta):
+class BaseDetector(DecisionMixin, BaseEstimator, metaclass=ABCMeta):
     """Shared ``fit`` / ``decision_function`` / ``predict`` / ``save`` machinery.
 
     This is memae's extension point. A new detector is one subclass, in memae or
@@ -138,7 +140,13 @@ class BaseDetector(BaseEstimator, metaclass=ABCMeta):
     decision_scores_ : ndarray of shape (n_samples,)
         Anomaly scores of the training rows (higher = more anomalous).
     threshold_ : float
-        The ``1 - contamination`` quantile of ``decision_scores_``.
+        After ``fit``, the ``1 - contamination`` quantile of ``decision_scores_``;
+        :meth:`set_threshold` sets it by a false-positive-rate target instead
+        (``threshold_rule_`` says which rule set it).
+    calibration_scores_ : ndarray
+        Sorted scores of the held-out validation rows (no gradient step saw them), for
+        :meth:`p_values` and ``set_threshold(fpr=...)``; see
+        :mod:`memae.detectors.decisions`. :meth:`calibrate` replaces them.
     labels_ : ndarray of shape (n_samples,)
         0/1 labels of the training rows, ``decision_scores_ > threshold_``.
     history_ : list of dict
@@ -160,6 +168,10 @@ class BaseDetector(BaseEstimator, metaclass=ABCMeta):
 
     #: registry key: the CLI's ``--model`` value and the preset tables' column
     model_key: ClassVar[str] = ""
+
+    #: parameters renamed since an older memae: ``{old: new}``, applied by
+    #: :func:`memae.load` to model files that still use the old name
+    _renamed_params: ClassVar[dict[str, str]] = {}
 
     #: declared types, ranges and choices of the parameters (:mod:`memae.constraints`);
     #: subclasses declare their own, merged with these
@@ -234,6 +246,13 @@ class BaseDetector(BaseEstimator, metaclass=ABCMeta):
         self.device = device
         self.random_state = random_state
         self.verbose = verbose
+
+    def __sklearn_tags__(self) -> Any:
+        """scikit-learn's tags: an outlier detector, on dense non-negative-or-not floats."""
+        tags = super().__sklearn_tags__()
+        tags.estimator_type = "outlier_detector"
+        tags.non_deterministic = self.random_state is None
+        return tags
 
     # ----------------------------------------------------------------- to override
     @abstractmethod
@@ -442,6 +461,13 @@ class BaseDetector(BaseEstimator, metaclass=ABCMeta):
         scores = self._training_scores(share, start)
         self.decision_scores_ = distributed.gather_rows(scores, len(arr))
         self._set_threshold()
+        # The held-out validation rows, which no gradient step saw, calibrate p-values
+        # and fpr thresholds (memae.detectors.decisions).
+        _, val_idx = split_rows(len(arr), self._train_config())
+        if val_idx is None:
+            self.__dict__.pop("calibration_scores_", None)
+        else:
+            self.calibration_scores_ = np.sort(self.decision_scores_[val_idx.numpy()])
 
     def _after_training(self, arr: Any) -> None:
         """Hook: fitted state beyond the weights (``network_`` is set), before scoring."""
@@ -616,6 +642,7 @@ class BaseDetector(BaseEstimator, metaclass=ABCMeta):
 
     def _set_threshold(self) -> None:
         self.threshold_ = float(np.quantile(self.decision_scores_, 1.0 - self.contamination))
+        self.threshold_rule_ = f"contamination={self.contamination:g}"
         self.labels_ = (self.decision_scores_ > self.threshold_).astype(np.int64)
 
     # ----------------------------------------------------------------- model files
@@ -643,6 +670,7 @@ class BaseDetector(BaseEstimator, metaclass=ABCMeta):
             "feature_names_in": getattr(self, "feature_names_in_", None),
             "preprocessing": self.scaler_.to_config(),
             "threshold": self.threshold_,
+            "threshold_rule": self.threshold_rule_,
             "seed": self.seed_,
             "best_epoch": self.best_epoch_,
             "stopped_early": self.stopped_early_,
@@ -654,6 +682,10 @@ class BaseDetector(BaseEstimator, metaclass=ABCMeta):
             for k, v in self.network_.state_dict().items()
         }
         tensors[_SCORES_KEY] = torch.from_numpy(np.ascontiguousarray(self.decision_scores_))
+        if getattr(self, "calibration_scores_", None) is not None:
+            tensors[_CALIBRATION_KEY] = torch.from_numpy(
+                np.ascontiguousarray(self.calibration_scores_, dtype=np.float64)
+            )
         return fitted, tensors
 
     def _set_state(self, fitted: dict[str, Any], tensors: dict[str, Tensor]) -> None:
@@ -694,6 +726,14 @@ class BaseDetector(BaseEstimator, metaclass=ABCMeta):
         scores = tensors.get(_SCORES_KEY)
         if scores is None or scores.dim() != 1:
             raise ValueError("the weights file lacks the training scores")
+        calibration = tensors.get(_CALIBRATION_KEY)
+        if calibration is not None and (
+            calibration.dim() != 1 or not torch.isfinite(calibration).all()
+        ):
+            raise ValueError("the calibration scores must be a finite 1-D tensor")
+        rule = fitted.get("threshold_rule", f"contamination={self.contamination:g}")
+        if not isinstance(rule, str):
+            raise ValueError("threshold_rule must be a string")
         self.scaler_ = scaler
         self.device_ = resolve_device(self.device)
         self.network_ = network.to(self.device_).eval()
@@ -708,7 +748,12 @@ class BaseDetector(BaseEstimator, metaclass=ABCMeta):
         self.history_ = fitted.get("history", [])
         self.decision_scores_ = scores.numpy().astype(np.float64)
         self.threshold_ = threshold
+        self.threshold_rule_ = rule
         self.labels_ = (self.decision_scores_ > threshold).astype(np.int64)
+        if calibration is None:
+            self.__dict__.pop("calibration_scores_", None)
+        else:
+            self.calibration_scores_ = calibration.numpy().astype(np.float64)
 
     # --------------------------------------------------------------------- helpers
     def _check_input(self, X: Any, *, names: bool = False) -> Any:

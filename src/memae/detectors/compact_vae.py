@@ -56,7 +56,7 @@ class CompactVAE(ReconstructionMixin, BaseDetector, model_key="compactvae"):
 
     Hole score
     ----------
-    With ``score="hole"``, the score of ``x`` is the estimated log ratio
+    With ``score_method="hole"``, the score of ``x`` is the estimated log ratio
     of the prior to the training codes' (aggregated posterior's) density at its code
     ``z = mu(x)``:
 
@@ -78,18 +78,18 @@ class CompactVAE(ReconstructionMixin, BaseDetector, model_key="compactvae"):
     as its own neighbour. ``decision_function`` cannot know whether a new input is a
     training row, so for those rows it counts their own code, which lowers their hole
     score (it can rise by at most ``log(n / (n - 1))``, the density's ``n``): with
-    ``score="hole"``, ``predict(X_train)`` flags fewer training rows than
+    ``score_method="hole"``, ``predict(X_train)`` flags fewer training rows than
     ``labels_``. Rows outside ``reference_rows_`` score the same both ways.
 
     A code alone cannot show an anomaly that the encoder does not see: points off
     the low-dimensional set the training rows lie on are encoded among the normal
     codes (the encoder learns to ignore directions without variance). So the default,
-    ``score="joint"``, adds the decoder's negative log-likelihood of ``x`` given its
+    ``score_method="joint"``, adds the decoder's negative log-likelihood of ``x`` given its
     code, also in nats (the calibrated Gaussian decoder, from ``mu``):
 
     .. math:: s(x) = -\log p(x \mid z) + \log p(z) - \log \hat q(z)
 
-    i.e. minus the log of ``p(x|z) q_hat(z) / p(z)``. ``score="reconstruction"``
+    i.e. minus the log of ``p(x|z) q_hat(z) / p(z)``. ``score_method="reconstruction"``
     gives the mean squared error of the reconstruction from ``mu`` instead, for
     comparison.
 
@@ -101,7 +101,7 @@ class CompactVAE(ReconstructionMixin, BaseDetector, model_key="compactvae"):
         ``L``, the encoder's Lipschitz constant (``"lipschitz"`` only).
     beta : float, default=1.0
         Weight of the KL term.
-    score : {"joint", "hole", "reconstruction"}, default="joint"
+    score_method : {"joint", "hole", "reconstruction"}, default="joint"
         See above.
     n_neighbors : int, default=5
         ``k`` of the hole score.
@@ -131,7 +131,7 @@ random_state, verbose
         compactification: Literal["sphere", "lipschitz"] = "sphere",
         lipschitz: float = 1.0,
         beta: float = 1.0,
-        score: Literal["joint", "hole", "reconstruction"] = "joint",
+        score_method: Literal["joint", "hole", "reconstruction"] = "joint",
         n_neighbors: int = 5,
         n_reference: int = 10000,
         trunk_dims: Sequence[int] | None = None,
@@ -156,10 +156,13 @@ random_state, verbose
         self.compactification = compactification
         self.lipschitz = lipschitz
         self.beta = beta
-        self.score = score
+        self.score_method = score_method
         self.n_neighbors = n_neighbors
         self.n_reference = n_reference
         self.trunk_dims = trunk_dims
+
+    # ``score`` shadowed the estimator method scikit-learn calls ``score`` (issue 22)
+    _renamed_params: ClassVar[dict[str, str]] = {"score": "score_method"}
 
     _parameter_constraints: ClassVar[dict[str, list[Any]]] = {
         "beta": [non_negative()],
@@ -167,7 +170,7 @@ random_state, verbose
         "lipschitz": [positive()],
         "n_neighbors": [positive_int()],
         "n_reference": [positive_int()],
-        "score": [StrOptions({"joint", "hole", "reconstruction"})],
+        "score_method": [StrOptions({"joint", "hole", "reconstruction"})],
         "trunk_dims": ["array-like", None],
     }
 
@@ -240,16 +243,16 @@ random_state, verbose
 
     def _score_batch(self, model: nn.Module, batch: Tensor, own: Tensor | None = None) -> Tensor:
         out = model(batch)
-        if self.score == "reconstruction":
+        if self.score_method == "reconstruction":
             return squared_error(batch, out.reconstruction)
         hole = self._hole(out.mu, own)
-        if self.score == "hole":
+        if self.score_method == "hole":
             return hole
         return gaussian_nll(batch, out.reconstruction, out.log_scale) + hole
 
     @torch.inference_mode()
     def _training_scores(self, share: Any, start: int) -> np.ndarray:
-        if self.score == "reconstruction":
+        if self.score_method == "reconstruction":
             return self._scores(share)
         # Leave-one-out for rows that are reference codes themselves.
         own = torch.from_numpy(np.isin(np.arange(start, start + len(share)), self.reference_rows_))

@@ -31,14 +31,14 @@ class VAE(ReconstructionMixin, BaseDetector, model_key="vae"):
     ----------
     beta : float, default=1.0
         Weight of the KL term (1 = the ELBO; 0 = an autoencoder with noise).
-    score : {"reconstruction", "elbo"}, default="reconstruction"
+    score_method : {"reconstruction", "elbo"}, default="reconstruction"
         ``"reconstruction"``: mean squared error of the reconstruction from the
         posterior mean ``mu`` (deterministic, as the AE's score). ``"elbo"``: the
         negative ELBO (``beta = 1``) estimated with ``n_samples`` codes drawn from
         ``q(z|x)``; the draws come from a generator seeded with ``seed_`` for every
         scoring batch, so scores are repeatable for a given ``batch_size``.
     n_samples : int, default=10
-        ``k``, the number of codes per input for ``score="elbo"``.
+        ``k``, the number of codes per input for ``score_method="elbo"``.
     backbone, hidden_dims, latent_dim, activation, kernel_sizes, preprocessing, epochs, \
 batch_size, lr, weight_decay, validation_fraction, patience, contamination, device, \
 random_state, verbose
@@ -54,7 +54,7 @@ random_state, verbose
         self,
         *,
         beta: float = 1.0,
-        score: Literal["reconstruction", "elbo"] = "reconstruction",
+        score_method: Literal["reconstruction", "elbo"] = "reconstruction",
         n_samples: int = 10,
         backbone: str = "auto",
         hidden_dims: Sequence[int] = (64, 32),
@@ -75,12 +75,15 @@ random_state, verbose
     ) -> None:
         super().__init__(**shared_params(locals()))
         self.beta = beta
-        self.score = score
+        self.score_method = score_method
         self.n_samples = n_samples
+
+    # ``score`` shadowed the estimator method scikit-learn calls ``score`` (issue 22)
+    _renamed_params: ClassVar[dict[str, str]] = {"score": "score_method"}
 
     _parameter_constraints: ClassVar[dict[str, list[Any]]] = {
         "beta": [non_negative()],
-        "score": [StrOptions({"reconstruction", "elbo"})],
+        "score_method": [StrOptions({"reconstruction", "elbo"})],
         "n_samples": [positive_int()],
     }
 
@@ -95,7 +98,7 @@ random_state, verbose
         return {"loss": loss}
 
     def _score_batch(self, model: nn.Module, batch: Tensor) -> Tensor:
-        if self.score == "reconstruction":
+        if self.score_method == "reconstruction":
             return squared_error(batch, model(batch).reconstruction)
         return self.negative_elbo(model, batch, int(self.n_samples))
 

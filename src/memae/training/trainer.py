@@ -130,7 +130,7 @@ def train(
     device = torch.device(device)
     model.to(device)
     rows = _Rows(data, transform, device)
-    train_idx, val_idx = _split(len(rows), config)
+    train_idx, val_idx = split_rows(len(rows), config)
     opt = (optimizer or partial(adam, lr=config.lr, weight_decay=config.weight_decay))(model)
     run = _Run(model, opt, config, checkpoint_dir, device)
     if checkpoint_dir is not None:
@@ -255,13 +255,15 @@ class _Rows:
         return self.transform(batch) if self.transform is not None else batch
 
 
-def _split(n: int, config: TrainConfig) -> tuple[Tensor, Tensor | None]:
+def split_rows(n: int, config: TrainConfig) -> tuple[Tensor, Tensor | None]:
+    """``(training rows, validation rows or None)`` of ``n`` rows, drawn from ``config.seed``."""
     if config.validation_fraction == 0:
         return torch.arange(n), None
     n_val = max(1, round(n * config.validation_fraction))
     if n - n_val < 1:
         raise ValueError(
-            f"validation_fraction={config.validation_fraction} leaves no training rows"
+            f"validation_fraction={config.validation_fraction} leaves no training rows "
+            f"of n_samples={n}"
         )
     perm = torch.randperm(n, generator=torch.Generator().manual_seed(config.seed))
     return perm[n_val:], perm[:n_val]
