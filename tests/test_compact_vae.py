@@ -75,9 +75,9 @@ PARAMS = {"hidden_dims": (32, 16), "latent_dim": 4, "epochs": 20, "random_state"
 @pytest.mark.parametrize("compactification", ["sphere", "lipschitz"])
 def test_hole_score_finds_the_gap_and_round_trips(compactification, tmp_path):
     X, Xt, y = _gap_data()
-    det = CompactVAE(compactification=compactification, lipschitz=2.0, score_method="hole", **PARAMS).fit(
-        X
-    )
+    det = CompactVAE(
+        compactification=compactification, lipschitz=2.0, score_method="hole", **PARAMS
+    ).fit(X)
     scores = det.decision_function(Xt)
     auc = roc_auc_score(y, scores)
     assert auc > 0.95
@@ -160,7 +160,9 @@ def test_benchmarks_report_every_score_of_one_fit():
     assert det.score_method == "joint" and set(others) == {"hole", "reconstruction"}  # restored
     np.testing.assert_array_equal(det.decision_function(Xt), joint)
     for kind, scores in others.items():
-        np.testing.assert_array_equal(scores, det.set_params(score_method=kind).decision_function(Xt))
+        np.testing.assert_array_equal(
+            scores, det.set_params(score_method=kind).decision_function(Xt)
+        )
         assert not np.allclose(scores, joint)
     assert other_scores(memae.AutoEncoder(epochs=1).fit(X), Xt) == {}
 
@@ -171,7 +173,12 @@ def test_training_scores_are_leave_one_out_only_for_reference_rows():
     rng = np.random.default_rng(0)
     X = rng.normal(size=(600, 6)).astype(np.float32)
     det = CompactVAE(
-        score_method="hole", n_reference=200, epochs=3, hidden_dims=(16,), latent_dim=3, random_state=0
+        score_method="hole",
+        n_reference=200,
+        epochs=3,
+        hidden_dims=(16,),
+        latent_dim=3,
+        random_state=0,
     ).fit(X)
     again = det.decision_function(X)
     ref = np.zeros(len(X), bool)

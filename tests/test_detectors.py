@@ -126,7 +126,9 @@ def test_bad_training_input_raises_clear_error(X, message):
 
 def test_bad_scoring_input_and_feature_count(planted):
     det = MemAE(**FAST).fit(planted[0])
-    with pytest.raises(ValueError, match="has 5 features, but MemAE is expecting 12 features as input"):
+    with pytest.raises(
+        ValueError, match="has 5 features, but MemAE is expecting 12 features as input"
+    ):
         det.decision_function(np.zeros((3, 5)))
     with pytest.raises(ValueError, match="NaN"):
         det.predict(np.full((2, 12), np.nan))

@@ -33,9 +33,7 @@ _TINY = {
     "n_reference": 50,
     "n_neighbors": 3,
 }
-_CONVENTION = (
-    "memae follows PyOD: predict in {0, 1} and decision_function higher = more anomalous"
-)
+_CONVENTION = "memae follows PyOD: predict in {0, 1} and decision_function higher = more anomalous"
 _BATCHING = "float32 codes vary in the last bits with the batch; the score amplifies it"
 
 

@@ -122,7 +122,8 @@ def _check_shape(
         raise ValueError(f"{name} is empty: 0 samples")
     if len(shape) == 2 and shape[1] == 0:
         raise ValueError(
-            f"{name} is empty: 0 feature(s) (shape={tuple(shape)}) while a minimum of 1 is required."
+            f"{name} is empty: 0 feature(s) (shape={tuple(shape)}) while a minimum of 1 "
+            "is required."
         )
     if 0 in shape[1:]:
         raise ValueError(f"{name} is empty: samples of shape {shape[1:]}")

@@ -38,10 +38,10 @@ from memae.constraints import (
     positive,
     positive_int,
 )
+from memae.detectors.decisions import DecisionMixin
 from memae.nn import Backbone, build_backbone, squared_error
 from memae.preprocessing import Preprocessing, Scaler, network_shape
 from memae.readers import DEFAULT_CHUNKSIZE, iter_table
-from memae.detectors.decisions import DecisionMixin
 from memae.training import TrainConfig, adam, split_rows, train
 from memae.validation import check_array
 

@@ -113,7 +113,9 @@ class DecisionMixin:
         given = [name for name, v in (("fpr", fpr), ("contamination", contamination),
                                       ("score", score)) if v is not None]  # fmt: skip
         if len(given) != 1:
-            raise ValueError(f"set_threshold takes exactly one of fpr, contamination, score; got {given}")
+            raise ValueError(
+                f"set_threshold takes exactly one of fpr, contamination, score; got {given}"
+            )
         if fpr is not None:
             if not 0 < fpr < 1:
                 raise ValueError(f"fpr must lie in (0, 1), got {fpr}")

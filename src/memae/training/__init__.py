@@ -3,4 +3,12 @@
 from memae.training.config import TrainConfig, TrainingError, TrainResult
 from memae.training.trainer import adam, evaluate_loss, split_rows, train
 
-__all__ = ["TrainConfig", "TrainResult", "TrainingError", "adam", "evaluate_loss", "split_rows", "train"]
+__all__ = [
+    "TrainConfig",
+    "TrainResult",
+    "TrainingError",
+    "adam",
+    "evaluate_loss",
+    "split_rows",
+    "train",
+]
