@@ -41,13 +41,20 @@ def _where(cls: type) -> str:
     return f"{cls.__module__}.{cls.__qualname__}"
 
 
+def _builtin() -> None:
+    """Import memae's own detectors (``import memae`` is lazy, so they may not be yet)."""
+    importlib.import_module("memae.detectors")
+
+
 def detectors() -> dict[str, type]:
     """Class name -> class of every registered detector, in registration order."""
+    _builtin()
     return dict(_BY_NAME)
 
 
 def model_keys() -> dict[str, type]:
     """``model_key`` -> class of every registered detector."""
+    _builtin()
     return dict(_BY_KEY)
 
 
@@ -56,6 +63,7 @@ def get(name: str, module: str | None = None) -> type:
 
     ``module`` (recorded by the file) only improves the error message.
     """
+    _builtin()
     try:
         return _BY_NAME[name]
     except KeyError:
@@ -76,6 +84,7 @@ def resolve(spec: str) -> type:
     ``module:Class`` imports ``module`` (the user named it, on their command line)
     and requires ``Class`` to be a registered detector.
     """
+    _builtin()
     if ":" not in spec:
         if spec not in _BY_KEY:
             raise ValueError(
