@@ -51,14 +51,32 @@ _LAZY = {
     "TrainingError": "memae.training",
 }
 
-__all__ = sorted([*_LAZY, "__version__"])
+__all__ = [
+    "DAGMM",
+    "VAE",
+    "AutoEncoder",
+    "BaseDetector",
+    "CompactVAE",
+    "LatentNormAE",
+    "MemAE",
+    "ModelFileError",
+    "NotFittedError",
+    "Selection",
+    "TrainingError",
+    "__version__",
+    "load",
+    "select",
+]
 
 
 #: subpackages reachable as attributes (``memae.datasets.load_kdd``) after ``import memae``
 _SUBMODULES = frozenset(
-    "clips constraints dask datasets demo detectors distributed evaluation io nn plotting "
-    "preprocessing presets readers registry selection training validation".split()
-)
+    {
+        "clips", "constraints", "dask", "datasets", "demo", "detectors", "distributed",
+        "evaluation", "io", "nn", "plotting", "preprocessing", "presets", "readers",
+        "registry", "selection", "training", "validation",
+    }
+)  # fmt: skip
 
 
 def __getattr__(name: str) -> Any:
