@@ -11,7 +11,15 @@ from pathlib import Path
 import numpy as np
 
 from memae._version import __version__
-from memae.readers import DEFAULT_CHUNKSIZE, read_labelled, read_table
+from memae.readers import DEFAULT_CHUNKSIZE, iter_table, read_table
+from memae.tables import Columns, identifier_like
+
+#: the model knobs ``memae fit`` takes as options (on top of --config FILE.json)
+_KNOBS = (
+    "epochs", "batch_size", "lr", "contamination", "random_state", "device",
+    "latent_dim", "memory_size", "hidden_dims",
+)  # fmt: skip
+_OUTPUT_FORMATS = (".csv", ".parquet", ".npy")
 
 
 class CLIError(Exception):
@@ -47,8 +55,8 @@ def cmd_fit(args: argparse.Namespace) -> None:
     if ":" in args.model:
         _user_modules_importable()
     cls = registry.resolve(args.model)
-    overrides = {}
-    for name in ("epochs", "batch_size", "lr", "contamination", "random_state", "device"):
+    overrides = _read_config(args.config) if args.config else {}
+    for name in _KNOBS:
         value = getattr(args, name)
         if value is not None:
             overrides[name] = value
@@ -56,16 +64,29 @@ def cmd_fit(args: argparse.Namespace) -> None:
     unknown = sorted(set(overrides) - params)
     if unknown:
         raise CLIError(f"{cls.__name__} has no parameter {', '.join(unknown)}")
+    columns = Columns(
+        ids=args.id_column or (), drop=args.drop_column or (), label=args.label_column
+    )
     # Under torchrun every rank runs this; rank 0 alone prints, checkpoints and saves.
     with distributed_session():
         if "verbose" in params:
             overrides["verbose"] = 0 if args.quiet or not is_main_process() else 1
         det = cls.from_preset(args.preset, **overrides) if args.preset else cls(**overrides)
         # NPY is memory-mapped: float32 rows are read batch by batch, never copied whole.
-        X = read_table(args.data, args.label_column, args.key, mmap=True)
+        X, _, _ = columns.split(read_table(args.data, None, args.key, mmap=True))
+        suspects = identifier_like(X)
+        if suspects and is_main_process():
+            print(
+                f"note: column(s) {suspects} look like identifiers and are used as features; "
+                "pass --id-column NAME (or --drop-column NAME) if they are not measurements",
+                file=sys.stderr,
+            )
         fit_args: dict = {}
         if args.validation is not None:  # labelled rows choose the epoch kept
-            fit_args["validation_data"] = read_labelled(args.validation, args.label_column)
+            if args.label_column is None:
+                raise CLIError("--validation needs --label-column (the 0/1 label)")
+            X_val, _, y_val = columns.split(read_table(args.validation, None, args.key))
+            fit_args["validation_data"] = (X_val, y_val)
             fit_args["selection_metric"] = args.selection_metric
         det.fit(
             X,
@@ -87,22 +108,129 @@ def cmd_fit(args: argparse.Namespace) -> None:
             )
 
 
+def _read_config(path: str) -> dict:
+    """``--config FILE.json``: a JSON object of detector parameters."""
+    import json
+
+    try:
+        config = json.loads(Path(path).read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise CLIError(f"--config {path}: {exc}") from None
+    if not isinstance(config, dict):
+        raise CLIError(f"--config {path}: expected a JSON object of parameters")
+    return {k: tuple(v) if isinstance(v, list) else v for k, v in config.items()}
+
+
+def _int_list(text: str) -> tuple[int, ...]:
+    try:
+        return tuple(int(v) for v in text.replace(" ", "").split(",") if v)
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"expected comma-separated integers, got {text!r}"
+        ) from None
+
+
+def _output_format(out: str | None) -> str:
+    """``.csv`` (also stdout), ``.parquet`` or ``.npy``, from the --out extension."""
+    if out is None:
+        return ".csv"
+    suffix = Path(out).suffix.lower()
+    if suffix not in _OUTPUT_FORMATS:
+        raise CLIError(f"--out {out}: choose a .csv, .parquet or .npy file name")
+    return suffix
+
+
+class _Aligned:
+    """Identifiers and labels of the rows read, handed out in the score blocks' sizes
+    (``iter_scores`` regroups rows into its own batches)."""
+
+    def __init__(self, columns: Columns, chunks) -> None:
+        self.columns, self.chunks = columns, chunks
+        self.ids: list = []
+        self.labels: list[np.ndarray] = []
+        self.noted = False
+
+    def features(self):
+        for chunk in self.chunks:
+            X, ids, y = self.columns.split(chunk)
+            if self.columns.ignored and not self.noted:
+                self.noted = True
+                print(f"note: ignored columns not in the model: {self.columns.ignored[:10]}",
+                      file=sys.stderr)  # fmt: skip
+            if ids is not None:
+                self.ids.append(ids.reset_index(drop=True))
+            if y is not None:
+                self.labels.append(_binary(y))
+            yield X
+
+    def take(self, n: int) -> tuple:
+        import pandas as pd
+
+        ids = y = None
+        if self.ids:
+            frame = pd.concat(self.ids, ignore_index=True) if len(self.ids) > 1 else self.ids[0]
+            ids, rest = frame.iloc[:n].reset_index(drop=True), frame.iloc[n:]
+            self.ids = [rest] if len(rest) else []
+        if self.labels:
+            arr = np.concatenate(self.labels)
+            y, rest_y = arr[:n], arr[n:]
+            self.labels = [rest_y] if len(rest_y) else []
+        return ids, y
+
+
 def cmd_score(args: argparse.Namespace) -> None:
     import memae
 
     _import_plugins(args)
+    fmt = _output_format(args.out)
     if args.out is not None:
         _check_output_file(Path(args.out))
     det = memae.load(args.model_dir)
-    blocks = det.iter_scores(
-        args.data, chunksize=args.chunksize, label_column=args.label_column, key=args.key
+    columns = Columns(
+        ids=args.id_column or (),
+        drop=args.drop_column or (),
+        label=args.label_column,
+        features=getattr(det, "feature_names_in_", None),
     )
-    if args.out is not None and args.out.endswith(".npy"):
-        n, flagged = _write_npy(blocks, Path(args.out), det.threshold_)
+    if fmt == ".npy" and columns.ids:
+        raise CLIError("--id-column needs a .csv or .parquet --out (.npy holds scores only)")
+    rows = _Aligned(columns, iter_table(args.data, args.chunksize, None, args.key))
+    blocks = det.iter_scores(rows.features(), chunksize=args.chunksize)
+    label_name = None if args.label_column is None else str(args.label_column)
+    if fmt == ".npy":
+        n, flagged, seen = _write_npy(blocks, Path(args.out), det.threshold_, rows)
     else:
-        n, flagged = _write_csv(blocks, args.out, det.threshold_)
+        writer = _write_parquet if fmt == ".parquet" else _write_csv
+        n, flagged, seen = writer(blocks, args.out, det.threshold_, rows, label_name)
+    report = sys.stdout if args.out is not None else sys.stderr
     if args.out is not None:
-        print(f"scored {n} rows ({flagged} flagged) -> {args.out}")
+        print(f"scored {n} rows ({flagged} flagged) -> {args.out}", file=report)
+    if seen is not None:
+        print(_metrics(*seen), file=report)
+
+
+def _binary(y) -> np.ndarray:
+    """The label column as 0/1 integers, checked chunk by chunk (before any output)."""
+    message = "--label-column must hold 0 (normal) / 1 (anomaly) labels"
+    try:
+        arr = np.asarray(y).astype(np.float64)
+    except (TypeError, ValueError):
+        raise CLIError(message) from None
+    if not np.isin(arr, (0, 1)).all():
+        raise CLIError(message)
+    return arr.astype(np.int64)
+
+
+def _metrics(scores: np.ndarray, y: np.ndarray) -> str:
+    """ROC-AUC and average precision of the scores against the file's 0/1 labels."""
+    from sklearn.metrics import average_precision_score, roc_auc_score
+
+    if y.min() == y.max():
+        return f"labels: all {int(y[0])}; ROC-AUC needs both normal and anomalous rows"
+    return (
+        f"ROC-AUC {roc_auc_score(y, scores):.4f}, average precision "
+        f"{average_precision_score(y, scores):.4f} ({int(y.sum())} of {len(y)} rows labelled 1)"
+    )
 
 
 def _check_model_destination(out: Path) -> None:
@@ -129,34 +257,99 @@ def _temporary(out: Path) -> Path:
     return out.with_name(f".{out.name}.{os.getpid()}.part")
 
 
-def _write_csv(blocks, out: str | None, threshold: float) -> tuple[int, int]:
-    """score,label rows; to a file, under a temporary name renamed when all are written
-    (a failure midway leaves no truncated file)."""
+def _frames(blocks, threshold: float, rows: _Aligned, label: str | None):
+    """Output rows per score block: identifiers, ``score``, ``is_anomaly``, the label;
+    also collects the scores and labels for the metrics."""
+    import pandas as pd
+
+    for scores in blocks:
+        ids, y = rows.take(len(scores))
+        frame = ids.copy() if ids is not None else pd.DataFrame(index=range(len(scores)))
+        frame["score"] = scores
+        frame["is_anomaly"] = (scores > threshold).astype(np.int64)
+        if y is not None:
+            frame[label] = y
+        yield frame, scores, y
+
+
+class _Seen:
+    """Scores and labels kept for the metrics (only when a label column is given)."""
+
+    def __init__(self) -> None:
+        self.scores: list[np.ndarray] = []
+        self.labels: list[np.ndarray] = []
+
+    def add(self, scores: np.ndarray, y: np.ndarray | None) -> None:
+        if y is not None:
+            self.scores.append(scores)
+            self.labels.append(y)
+
+    def result(self) -> tuple[np.ndarray, np.ndarray] | None:
+        if not self.labels:
+            return None
+        return np.concatenate(self.scores), np.concatenate(self.labels)
+
+
+def _write_csv(blocks, out: str | None, threshold: float, rows: _Aligned, label: str | None):
+    """CSV rows; to a file, under a temporary name renamed when all are written (a
+    failure midway leaves no file at all)."""
     n = flagged = 0
+    seen = _Seen()
     tmp = None if out is None else _temporary(Path(out))
     try:
-        with open(tmp, "w") if tmp is not None else nullcontext(sys.stdout) as fh:
-            fh.write("score,label\n")
-            for scores in blocks:
-                labels = (scores > threshold).astype(int)
+        with open(tmp, "w", newline="") if tmp is not None else nullcontext(sys.stdout) as fh:
+            for frame, scores, y in _frames(blocks, threshold, rows, label):
                 # float32-computed scores round-trip exactly through 9 significant digits
-                np.savetxt(fh, np.column_stack([scores, labels]), fmt=["%.9g", "%d"], delimiter=",")
-                n, flagged = n + len(scores), flagged + int(labels.sum())
+                frame.to_csv(fh, header=n == 0, index=False, float_format="%.9g")
+                n, flagged = n + len(scores), flagged + int(frame["is_anomaly"].sum())
+                seen.add(scores, y)
         if tmp is not None:
             os.replace(tmp, out)
     finally:
         if tmp is not None:
             tmp.unlink(missing_ok=True)
-    return n, flagged
+    return n, flagged, seen.result()
 
 
-def _write_npy(blocks, out: Path, threshold: float) -> tuple[int, int]:
+def _write_parquet(blocks, out: str, threshold: float, rows: _Aligned, label: str | None):
+    """Parquet, one row group per score block, written to a temporary name and renamed."""
+    try:
+        import pyarrow as pa
+        import pyarrow.parquet as pq
+    except ImportError:
+        raise CLIError("writing Parquet needs pyarrow: pip install pyarrow") from None
+    n = flagged = 0
+    seen = _Seen()
+    tmp = _temporary(Path(out))
+    writer = None
+    try:
+        for frame, scores, y in _frames(blocks, threshold, rows, label):
+            table = pa.Table.from_pandas(frame, preserve_index=False)
+            if writer is None:
+                writer = pq.ParquetWriter(tmp, table.schema)
+            writer.write_table(table)
+            n, flagged = n + len(scores), flagged + int(frame["is_anomaly"].sum())
+            seen.add(scores, y)
+        if writer is not None:
+            writer.close()
+            writer = None
+            os.replace(tmp, out)
+    finally:
+        if writer is not None:
+            writer.close()
+        tmp.unlink(missing_ok=True)
+    return n, flagged, seen.result()
+
+
+def _write_npy(blocks, out: Path, threshold: float, rows: _Aligned):
     """Scores to ``out`` (.npy) without holding them all: raw blocks first, then the file."""
     n = flagged = 0
+    seen = _Seen()
     raw = out.with_name(out.name + ".part")
     try:
         with open(raw, "wb") as fh:
             for scores in blocks:
+                seen.add(scores, rows.take(len(scores))[1])
                 scores.tofile(fh)  # float64 already
                 n, flagged = n + len(scores), flagged + int((scores > threshold).sum())
         tmp = _temporary(out)
@@ -172,7 +365,7 @@ def _write_npy(blocks, out: Path, threshold: float) -> tuple[int, int]:
     finally:
         raw.unlink(missing_ok=True)
         _temporary(out).unlink(missing_ok=True)
-    return n, flagged
+    return n, flagged, seen.result()
 
 
 def _plot_data(args: argparse.Namespace) -> tuple[np.ndarray, np.ndarray | None]:
@@ -280,7 +473,20 @@ def _data_options(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--label-column",
         default=None,
-        help="column (name or index) to drop before fitting/scoring",
+        help="column (name or index) of the true 0/1 label: never a feature; at score "
+        "time it is kept in the output and ROC-AUC / average precision are printed",
+    )
+    p.add_argument(
+        "--id-column",
+        action="append",
+        metavar="COLUMN",
+        help="identifier column (repeatable): never a feature, passed through to the output",
+    )
+    p.add_argument(
+        "--drop-column",
+        action="append",
+        metavar="COLUMN",
+        help="column to ignore (repeatable)",
     )
     p.add_argument("--key", default=None, help="array name inside an .npz file")
 
@@ -316,9 +522,18 @@ def _add_fit(sub: argparse._SubParsersAction) -> None:
     )
     p.add_argument("--preset", default=None, help="paper configuration, e.g. 'kdd'")
     p.add_argument("--out", required=True, help="model directory to write")
-    p.add_argument("--epochs", type=int)
+    p.add_argument(
+        "--config",
+        default=None,
+        metavar="FILE.json",
+        help="detector parameters as a JSON object (after --preset, before the options below)",
+    )
+    p.add_argument("--epochs", type=int, help="at most this many epochs")
     p.add_argument("--batch-size", type=int)
     p.add_argument("--lr", type=float)
+    p.add_argument("--latent-dim", type=int, help="units of the code layer")
+    p.add_argument("--hidden-dims", type=_int_list, metavar="W1,W2,...", help="e.g. 64,32")
+    p.add_argument("--memory-size", type=int, help="memory items (MemAE)")
     p.add_argument("--contamination", type=float)
     p.add_argument("--random-state", type=int)
     p.add_argument("--device", default=None, help="auto (default), cpu or cuda")
@@ -344,12 +559,18 @@ def _add_score(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser(
         "score",
         help="score data with a saved model",
-        description="Write score,label per row of DATA (label 1 = above the "
-        "model's threshold) as CSV to --out (or stdout); .npy writes scores only.",
+        description="Score every row of DATA (CSV/NPY/NPZ/Parquet, streamed in chunks). "
+        "Output columns: the --id-column values, score, is_anomaly (1 = above the model's "
+        "threshold) and the --label-column; the format follows --out (.csv, default stdout; "
+        ".parquet; .npy: the scores only). Features are the columns the model was fitted "
+        "on, found by name in any order; other columns are ignored (with a note). Nothing "
+        "is written when the command fails.",
     )
     p.add_argument("model_dir")
     p.add_argument("data")
-    p.add_argument("--out", default=None, help="output .csv or .npy (default: stdout)")
+    p.add_argument(
+        "--out", default=None, help="output .csv, .parquet or .npy (default: CSV on stdout)"
+    )
     p.add_argument(
         "--chunksize",
         type=int,
