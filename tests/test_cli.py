@@ -181,10 +181,18 @@ def test_benchmark_kdd_quick(tmp_path, kdd):
     assert "| MemAE |" in (tmp_path / "kdd-quick.md").read_text()
 
 
-def test_demo_runs_and_separates_digits(capsys):
-    aucs = run_demo(epochs=15, digits=[0, 1])
-    assert "mean" in capsys.readouterr().out
+def test_demo_runs_and_separates_digits(capsys, tmp_path):
+    aucs = run_demo(epochs=15, digits=[0, 1], files=tmp_path / "demo")
+    out = capsys.readouterr().out
+    assert "mean" in out and "What the table means" in out
     assert min(aucs["MemAE"]) > 0.8 and min(aucs["AE"]) > 0.8
+    # the suggested next step runs as printed, on the files the demo wrote
+    steps = [line.split()[1:] for line in out.splitlines() if line.startswith("  memae ")]
+    assert [s[0] for s in steps] == ["fit", "score"]
+    for step in steps:  # the paths printed are tmp_path / "demo"
+        assert main([*step, *(["--epochs", "3", "--quiet"] if step[0] == "fit" else [])]) == 0
+    res = pd.read_csv(tmp_path / "demo" / "scores.csv")
+    assert list(res.columns) == ["id", "score", "is_anomaly", "y"] and len(res) > 1000
 
 
 def test_quick_scaling_benchmark(tmp_path, kdd):

@@ -466,7 +466,7 @@ def cmd_benchmark(args: argparse.Namespace) -> None:
 def cmd_demo(args: argparse.Namespace) -> None:
     from memae.demo import run_demo
 
-    run_demo(epochs=args.epochs, seed=args.seed)
+    run_demo(epochs=args.epochs, seed=args.seed, files=args.files)
 
 
 def _data_options(p: argparse.ArgumentParser) -> None:
@@ -634,6 +634,12 @@ def _add_demo(sub: argparse._SubParsersAction) -> None:
     )
     p.add_argument("--epochs", type=int, default=60)
     p.add_argument("--seed", type=int, default=0)
+    p.add_argument(
+        "--files",
+        default="memae-demo",
+        metavar="DIR",
+        help="where to write the next step's train.csv / test.csv (default: memae-demo)",
+    )
     p.set_defaults(func=cmd_demo)
 
 
