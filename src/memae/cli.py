@@ -141,13 +141,13 @@ def _output_format(out: str | None) -> str:
 
 
 class _Aligned:
-    """Identifiers and labels of the rows read, handed out in the score blocks' sizes
-    (``iter_scores`` regroups rows into its own batches)."""
+    """Identifiers, labels and explanations of the rows read, handed out in the score
+    blocks' sizes (``iter_scores`` regroups rows into its own batches)."""
 
-    def __init__(self, columns: Columns, chunks) -> None:
+    def __init__(self, columns: Columns, chunks, explain: tuple | None = None) -> None:
         self.columns, self.chunks = columns, chunks
-        self.ids: list = []
-        self.labels: list[np.ndarray] = []
+        self.explain = explain  # (detector, K): the top-K features of every row
+        self.queues: dict[str, list] = {"ids": [], "labels": [], "explain": []}
         self.noted = False
 
     def features(self):
@@ -158,24 +158,49 @@ class _Aligned:
                 print(f"note: ignored columns not in the model: {self.columns.ignored[:10]}",
                       file=sys.stderr)  # fmt: skip
             if ids is not None:
-                self.ids.append(ids.reset_index(drop=True))
+                self.queues["ids"].append(ids.reset_index(drop=True))
             if y is not None:
-                self.labels.append(_binary(y))
+                self.queues["labels"].append(_binary(y))
+            if self.explain is not None:
+                self.queues["explain"].append(_top_features(X, *self.explain))
             yield X
 
     def take(self, n: int) -> tuple:
+        """``(ids, labels, explanations)`` of the next ``n`` rows (None where absent)."""
         import pandas as pd
 
-        ids = y = None
-        if self.ids:
-            frame = pd.concat(self.ids, ignore_index=True) if len(self.ids) > 1 else self.ids[0]
-            ids, rest = frame.iloc[:n].reset_index(drop=True), frame.iloc[n:]
-            self.ids = [rest] if len(rest) else []
-        if self.labels:
-            arr = np.concatenate(self.labels)
-            y, rest_y = arr[:n], arr[n:]
-            self.labels = [rest_y] if len(rest_y) else []
-        return ids, y
+        out = []
+        for name, queue in self.queues.items():
+            if not queue:
+                out.append(None)
+                continue
+            if name == "labels":
+                whole = np.concatenate(queue) if len(queue) > 1 else queue[0]
+            else:
+                whole = pd.concat(queue, ignore_index=True) if len(queue) > 1 else queue[0]
+            head, rest = whole[:n], whole[n:]
+            if name != "labels":
+                head = head.reset_index(drop=True)
+            self.queues[name] = [rest] if len(rest) else []
+            out.append(head)
+        return tuple(out)
+
+
+def _top_features(X, det, k: int):
+    """``top1_feature, top1_contribution, ...``: the ``k`` features adding most to each
+    row's score (:meth:`memae.BaseDetector.feature_scores`)."""
+    import pandas as pd
+
+    contrib = det.feature_scores(X)
+    if contrib.ndim != 2:
+        raise CLIError("--explain is for tables; use 'memae plot explain' for images")
+    names = np.asarray(getattr(det, "feature_names_in_", None) or range(contrib.shape[1]))
+    order = np.argsort(-contrib, axis=1, kind="stable")[:, : min(k, contrib.shape[1])]
+    top = pd.DataFrame(index=range(len(contrib)))
+    for i in range(order.shape[1]):
+        top[f"top{i + 1}_feature"] = names[order[:, i]]
+        top[f"top{i + 1}_contribution"] = np.take_along_axis(contrib, order[:, i : i + 1], 1)[:, 0]
+    return top
 
 
 def cmd_score(args: argparse.Namespace) -> None:
@@ -192,9 +217,12 @@ def cmd_score(args: argparse.Namespace) -> None:
         label=args.label_column,
         features=getattr(det, "feature_names_in_", None),
     )
-    if fmt == ".npy" and columns.ids:
-        raise CLIError("--id-column needs a .csv or .parquet --out (.npy holds scores only)")
-    rows = _Aligned(columns, iter_table(args.data, args.chunksize, None, args.key))
+    if fmt == ".npy" and (columns.ids or args.explain):
+        raise CLIError(
+            "--id-column and --explain need a .csv or .parquet --out (.npy holds scores only)"
+        )
+    explain = (det, args.explain) if args.explain else None
+    rows = _Aligned(columns, iter_table(args.data, args.chunksize, None, args.key), explain)
     blocks = det.iter_scores(rows.features(), chunksize=args.chunksize)
     label_name = None if args.label_column is None else str(args.label_column)
     if fmt == ".npy":
@@ -258,17 +286,19 @@ def _temporary(out: Path) -> Path:
 
 
 def _frames(blocks, threshold: float, rows: _Aligned, label: str | None):
-    """Output rows per score block: identifiers, ``score``, ``is_anomaly``, the label;
-    also collects the scores and labels for the metrics."""
+    """Output rows per score block: identifiers, ``score``, ``is_anomaly``, the label, the
+    top features; also collects the scores and labels for the metrics."""
     import pandas as pd
 
     for scores in blocks:
-        ids, y = rows.take(len(scores))
+        ids, y, top = rows.take(len(scores))
         frame = ids.copy() if ids is not None else pd.DataFrame(index=range(len(scores)))
         frame["score"] = scores
         frame["is_anomaly"] = (scores > threshold).astype(np.int64)
         if y is not None:
             frame[label] = y
+        if top is not None:
+            frame = pd.concat([frame, top], axis=1)
         yield frame, scores, y
 
 
@@ -398,7 +428,24 @@ def cmd_plot(args: argparse.Namespace) -> None:
     _import_plugins(args)
     models = {Path(m).name: memae.load(m) for m in args.models}
     first = next(iter(models.values()))
-    if args.figure == "memory":
+    tabular = len(first.sample_shape_) == 1
+    if tabular and args.figure in ("reconstructions", "memory"):
+        raise CLIError(
+            f"the {args.figure} figure draws images; {args.models[0]} is a tabular model "
+            "(try 'memae plot explain', 'roc' or 'hist')"
+        )
+    if args.figure == "explain":
+        if tabular and args.data is not None and ":" not in args.data:
+            # a table: the model's own columns, by name (ids and labels are left out)
+            table = read_table(args.data, None, args.key)
+            names = getattr(first, "feature_names_in_", None)
+            X = Columns(features=names).split(table)[0] if names else table
+            X = np.asarray(X, dtype=np.float32)
+        else:
+            X, _ = _plot_data(args)
+        n_rows = min(args.n, 6) if tabular else args.n
+        out = plotting.plot_explanation(first, X, args.out, n_rows=n_rows)
+    elif args.figure == "memory":
         if not hasattr(first, "decode_memory"):
             raise CLIError(f"{args.models[0]} is not a MemAE model: it has no memory")
         out = plotting.plot_memory(first, args.out, n_items=args.n)
@@ -579,6 +626,13 @@ def _add_score(sub: argparse._SubParsersAction) -> None:
         help="rows read at a time; memory is bounded by this, not by the file "
         f"(default {DEFAULT_CHUNKSIZE})",
     )
+    p.add_argument(
+        "--explain",
+        type=int,
+        default=0,
+        metavar="K",
+        help="add the K features that add most to each row's score, and their contributions",
+    )
     _data_options(p)
     _plugin_option(p)
     p.set_defaults(func=cmd_score)
@@ -588,13 +642,15 @@ def _add_plot(sub: argparse._SubParsersAction) -> None:
     """The ``plot`` command's options."""
     p = sub.add_parser(
         "plot",
-        help="figures of saved image models (PNG)",
-        description="reconstructions: input / reconstruction / error map per model; memory: "
+        help="figures of saved models (PNG)",
+        description="explain: the highest-scoring rows of DATA with their feature "
+        "contributions (bars for tables, heat maps for images); reconstructions: input / "
+        "reconstruction / error map per model; memory: "
         "the memory items of a MemAE model decoded; roc: ROC curve per model; hist: score "
         "histograms of normals and anomalies with the first model's threshold. DATA is a "
         ".npy/.npz/.csv file or mnist:test / cifar10:test (then --normal-class gives labels).",
     )
-    p.add_argument("figure", choices=["reconstructions", "memory", "roc", "hist"])
+    p.add_argument("figure", choices=["reconstructions", "memory", "roc", "hist", "explain"])
     p.add_argument("models", nargs="+", help="saved model directories")
     p.add_argument("--data", default=None, help="samples to show or score")
     p.add_argument("--labels", default=None, help="0/1 anomaly labels, or classes")

@@ -286,3 +286,55 @@ def plot_clip_frame(
     if title:
         fig.suptitle(title, fontsize=9)
     return _save(fig, path)
+
+
+def plot_explanation(
+    detector: Any,
+    X: np.ndarray,
+    path: str | os.PathLike,
+    n_rows: int = 4,
+    top_k: int = 10,
+) -> Path:
+    """Why the ``n_rows`` highest-scoring rows of ``X`` score high.
+
+    Tables: one bar chart per row of its ``top_k`` largest feature contributions
+    (:meth:`memae.BaseDetector.feature_scores`; they sum to the score, minus the
+    remainder named in the title). Images: each image above its per-pixel
+    contribution map (summed over colour channels).
+    """
+    plt = _pyplot()
+    scores = detector.decision_function(X)
+    rows = np.argsort(-scores, kind="stable")[: min(n_rows, len(X))]
+    contrib, rest = detector.feature_scores(X[rows], return_remainder=True)
+    shape = detector.sample_shape_
+    if len(shape) == 1:
+        names = np.asarray(getattr(detector, "feature_names_in_", None) or range(shape[0]))
+        k = min(top_k, shape[0])
+        fig, axes = plt.subplots(len(rows), 1, figsize=(6, 0.35 * k * len(rows) + 0.6))
+        for ax, r, c, extra in zip(np.atleast_1d(axes), rows, contrib, rest, strict=True):
+            top = np.argsort(-c, kind="stable")[:k][::-1]
+            ax.barh([str(n) for n in names[top]], c[top], color="tab:red")
+            ax.set_title(
+                f"row {r}: score {scores[r]:.4g}" + (f" (code term {extra:.3g})" if extra else ""),
+                fontsize=9,
+            )
+            ax.tick_params(labelsize=8)
+        np.atleast_1d(axes)[-1].set_xlabel("contribution to the score")
+        fig.tight_layout()
+        return _save(fig, path)
+    if len(shape) not in (2, 3):
+        raise ValueError("explanation figures are drawn for tables and images, not clips")
+    shown = _hwc(X[rows], shape).astype(np.float32)
+    maps = _hwc(contrib, shape)
+    if maps.ndim == 4:
+        maps = maps.sum(axis=-1)
+    fig, axes = plt.subplots(2, len(rows), figsize=(1.6 * len(rows), 3.4))
+    axes = np.asarray(axes).reshape(2, len(rows))
+    vmax = float(np.percentile(maps, 99.5)) or 1.0
+    for j, r in enumerate(rows):
+        _show(axes[0, j], shown[j])
+        axes[0, j].set_title(f"row {r}\n{scores[r]:.3g}", fontsize=8)
+        _show(axes[1, j], maps[j], cmap="inferno", vmax=vmax)
+    axes[0, 0].set_ylabel("input", fontsize=8)
+    axes[1, 0].set_ylabel("contribution", fontsize=8)
+    return _save(fig, path)

@@ -139,6 +139,14 @@ class Scaler:
             return x.permute(0, 3, 1, 2).contiguous()
         return x
 
+    def to_input_layout(self, x: Tensor) -> Tensor:
+        """Network-layout ``(B, *network_shape)`` -> the input's layout, values unchanged."""
+        if self._gray:
+            return x.squeeze(1)
+        if self._channels_last:
+            return x.permute(0, 2, 3, 1)
+        return x
+
     def inverse(self, x: Tensor) -> Tensor:
         """Map network-space samples (a reconstruction) back to the input's scale and layout."""
         if self._gray:

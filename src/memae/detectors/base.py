@@ -39,6 +39,7 @@ from memae.constraints import (
     positive_int,
 )
 from memae.detectors.decisions import DecisionMixin
+from memae.detectors.explain import ExplainMixin, squared_error_parts
 from memae.nn import Backbone, build_backbone, squared_error
 from memae.preprocessing import Preprocessing, Scaler, network_shape
 from memae.readers import DEFAULT_CHUNKSIZE, iter_table
@@ -91,7 +92,7 @@ class NotFittedError(SklearnNotFittedError):
     """The detector was used before ``fit`` (a scikit-learn ``NotFittedError``)."""
 
 
-class BaseDetector(DecisionMixin, BaseEstimator, metaclass=ABCMeta):
+class BaseDetector(DecisionMixin, ExplainMixin, BaseEstimator, metaclass=ABCMeta):
     """Shared ``fit`` / ``decision_function`` / ``predict`` / ``save`` machinery.
 
     This is memae's extension point. A new detector is one subclass, in memae or
@@ -795,6 +796,12 @@ class ReconstructionMixin:
     def _score_batch(self, model: nn.Module, batch: Tensor) -> Tensor:
         """The per-sample squared reconstruction error (AE and MemAE)."""
         return squared_error(batch, model(batch).reconstruction)
+
+    def _feature_batch(self, model: nn.Module, batch: Tensor) -> tuple[Tensor, Tensor]:
+        """Each feature's share of the squared error, when that is the score."""
+        if type(self)._score_batch is not ReconstructionMixin._score_batch:
+            return super()._feature_batch(model, batch)  # another score: it must say
+        return squared_error_parts(batch, model(batch).reconstruction)
 
     @torch.inference_mode()
     def reconstruct(self, X: Any, batch_size: int | None = None) -> np.ndarray:

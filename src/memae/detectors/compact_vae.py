@@ -13,6 +13,7 @@ from torch import Tensor, nn
 from memae.clips import ClipWindows
 from memae.constraints import StrOptions, non_negative, positive, positive_int
 from memae.detectors.base import BaseDetector, ReconstructionMixin, shared_params
+from memae.detectors.explain import gaussian_nll_parts, squared_error_parts
 from memae.nn import gaussian_kl, gaussian_nll, squared_error
 from memae.nn.compact import CompactVAENet, lipschitz_mlp, sphere_log_area
 from memae.preprocessing import Preprocessing
@@ -249,6 +250,15 @@ random_state, verbose
         if self.score_method == "hole":
             return hole
         return gaussian_nll(batch, out.reconstruction, out.log_scale) + hole
+
+    def _feature_batch(self, model: nn.Module, batch: Tensor) -> tuple[Tensor, Tensor]:
+        out = model(batch)
+        if self.score_method == "reconstruction":
+            return squared_error_parts(batch, out.reconstruction)
+        if self.score_method == "hole":
+            return super()._feature_batch(model, batch)  # the code alone: no features
+        parts = gaussian_nll_parts(batch, out.reconstruction, out.log_scale)
+        return parts, self._hole(out.mu)
 
     @torch.inference_mode()
     def _training_scores(self, share: Any, start: int) -> np.ndarray:

@@ -116,6 +116,13 @@ random_state, verbose
         recon, norm = self._terms(model, batch)
         return recon + self.beta * norm
 
+    def _feature_batch(self, model: nn.Module, batch: Tensor) -> tuple[Tensor, Tensor]:
+        # e_j^2 / ||e|| sum to ||e||; the code's beta ||z|| is the remainder
+        out = model(batch)
+        err = batch - out.reconstruction
+        norm = l2_norm(err).clamp_min(1e-30).reshape((-1,) + (1,) * (batch.dim() - 1))
+        return err.pow(2) / norm, self.beta * l2_norm(out.code)
+
     @torch.inference_mode()
     def codes(self, X: Any, batch_size: int | None = None) -> np.ndarray:
         """The codes ``z`` of ``X``, flattened: ``(n_samples, code size)`` float32.

@@ -10,6 +10,7 @@ from torch import Tensor, nn
 
 from memae.constraints import StrOptions, non_negative, positive_int
 from memae.detectors.base import BaseDetector, ReconstructionMixin, shared_params
+from memae.detectors.explain import gaussian_nll_parts, squared_error_parts
 from memae.nn import VAENet, gaussian_kl, gaussian_nll, squared_error
 from memae.preprocessing import Preprocessing
 
@@ -101,6 +102,18 @@ random_state, verbose
         if self.score_method == "reconstruction":
             return squared_error(batch, model(batch).reconstruction)
         return self.negative_elbo(model, batch, int(self.n_samples))
+
+    def _feature_batch(self, model: nn.Module, batch: Tensor) -> tuple[Tensor, Tensor]:
+        if self.score_method == "reconstruction":
+            return squared_error_parts(batch, model(batch).reconstruction)
+        # the same seeded draws as negative_elbo; the KL term is the remainder
+        gen = torch.Generator(device=batch.device).manual_seed(self.seed_)
+        parts = torch.zeros_like(batch)
+        k = int(self.n_samples)
+        for _ in range(k):
+            out = model(batch, generator=gen)
+            parts += gaussian_nll_parts(batch, out.reconstruction, out.log_scale)
+        return parts / k, gaussian_kl(out.mu, out.logvar)
 
     def negative_elbo(self, model: nn.Module, batch: Tensor, k: int) -> Tensor:
         """``-ELBO`` per sample: mean over ``k`` posterior draws of ``-log p(x|z)`` plus KL."""
