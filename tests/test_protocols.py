@@ -211,6 +211,8 @@ def test_preset_values_against_the_papers():
     assert preset_params("toll-mnist", "latentnorm")["preprocessing"] == "image-standard"
     assert preset_params("toll-cifar10", "latentnorm")["beta"] == 10.0
     assert preset_params("toll-arrhythmia", "latentnorm")["latent_dim"] == 16
+    for name in ("toll-mnist", "mnist", "cifar10"):  # the official Adam lr (main.py: 1e-4)
+        assert preset_params(name, "latentnorm")["lr"] == 1e-4
     for name, preset in PRESETS.items():
         for model in preset.per_model:
             for key in preset_params(name, model):
