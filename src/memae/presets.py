@@ -90,8 +90,8 @@ _OTHER_SOURCES = {
     "swing from epoch to epoch (a diagnostic on MNIST class 1, test labels read only to "
     "explain, never to choose: the per-epoch AUC jumps between 0.09 and 0.97 within 5 "
     "epochs and the fit kept by the unlabelled validation loss scored 0.23); with 1e-4 "
-    "it stays within 0.92-0.99 over the first 21 epochs (0.65 at worst, epoch 24). benchmarks/results/"
-    "latentnorm-lr-diagnostic.json holds both curves (issue 23)",
+    "it stays within 0.92-0.99 over the first 21 epochs (0.65 at worst, epoch 24). "
+    "benchmarks/results/latentnorm-lr-diagnostic.json holds both curves (issue 23)",
 }
 
 
