@@ -658,6 +658,17 @@ class BaseDetector(DecisionMixin, ExplainMixin, BaseEstimator, metaclass=ABCMeta
             io.save(self, path)
         distributed.barrier()
 
+    def export(self, path: str | os.PathLike) -> Any:
+        """Write preprocessing, network and score as one graph: ``model.onnx`` (ONNX,
+        ``pip install 'memae[export]'``) or ``model.pt2`` (``torch.export``).
+
+        The graph maps float32 input of the fitted layout to ``decision_function``'s
+        scores; see :mod:`memae.export` for what cannot be exported. Returns the path.
+        """
+        from memae.export import export
+
+        return export(self, path)
+
     def _get_state(self) -> tuple[dict[str, Any], dict[str, Tensor]]:
         """The fitted state: JSON-ready values and named CPU tensors.
 

@@ -280,11 +280,17 @@ random_state, verbose
         k = int(self.n_neighbors)
         sphere = self.compactification == "sphere"
         d = m - 1 if sphere else m
+        # An exported graph has a free batch size: one block, no Python loop over it.
+        # (cdist's default picks its algorithm by size, which an exported graph cannot.)
+        exporting = torch.compiler.is_exporting()
+        starts = [0] if exporting else range(0, len(mu), _CHUNK)
+        mode = "use_mm_for_euclid_dist" if exporting else "use_mm_for_euclid_dist_if_necessary"
         radii = []
-        for i in range(0, len(mu), _CHUNK):
+        for i in starts:
+            block = mu if exporting else mu[i : i + _CHUNK]
             # Distances in float64: cdist's float32 matrix-product form loses digits on
             # nearby points and gives a row alone a different value than in a batch.
-            near = torch.cdist(mu[i : i + _CHUNK].double(), ref.double())
+            near = torch.cdist(block.double(), ref.double(), compute_mode=mode)
             near = near.topk(min(k + 1, n), largest=False).values
             r = near[:, k - 1]
             if own is not None:

@@ -161,11 +161,15 @@ class Memory(nn.Module):
         # Shrunk weights are >= 0, so their L1 norm is the row sum.
         total = shrunk.sum(dim=1, keepdim=True)
         dead = total == 0
-        if bool(dead.any()):
+        # While exporting (ONNX, torch.export) the graph cannot branch on data: it
+        # always takes the fallback path, which leaves rows with live weights unchanged.
+        exporting = torch.compiler.is_exporting()
+        if exporting or bool(dead.any()):
             nearest = F.one_hot(w.argmax(dim=1), self.num_items).to(w.dtype)
             shrunk = torch.where(dead, nearest, shrunk)
             total = torch.where(dead, torch.ones_like(total), total)
-            self.last_dead_fraction = float(dead.float().mean())
+            if not exporting:
+                self.last_dead_fraction = float(dead.float().mean())
         return shrunk / total
 
     def forward(self, z: Tensor) -> MemoryOutput:
