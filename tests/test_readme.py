@@ -25,7 +25,7 @@ ROOT = Path(__file__).resolve().parents[1]
 README = ROOT / "README.md"
 BLOCKS = re.findall(r"```python\n(.*?)```", README.read_text(encoding="utf-8"), re.S)
 _LOADERS = re.compile(r"\bload_(kdd|kdd_raw|mnist|cifar10|ped2|odds)\(")
-_OPTIONAL = {"dask": "dask.dataframe"}
+_OPTIONAL = {"dask": "dask.dataframe", "onnxruntime": "onnxruntime"}
 
 
 def _data_root() -> Path | None:
