@@ -473,6 +473,38 @@ def cmd_plot(args: argparse.Namespace) -> None:
     print(f"wrote {out}")
 
 
+def cmd_report(args: argparse.Namespace) -> None:
+    import memae
+    from memae.report import build_report, file_fingerprint, write_report
+
+    _import_plugins(args)
+    out = Path(args.out)
+    if out.suffix.lower() not in (".html", ".htm"):
+        raise CLIError(f"--out {out}: the report is an .html file")
+    _check_output_file(out)
+    det = memae.load(args.model_dir)
+    columns = Columns(
+        ids=args.id_column or (),
+        drop=args.drop_column or (),
+        label=args.label_column,
+        features=getattr(det, "feature_names_in_", None),
+    )
+    X, ids, y = columns.split(read_table(args.data, None, args.key))
+    if columns.ignored:
+        print(f"note: ignored columns not in the model: {columns.ignored[:10]}", file=sys.stderr)
+    page = build_report(
+        det,
+        X,
+        labels=None if y is None else _binary(y),
+        ids=ids,
+        data_name=Path(args.data).name,
+        data_sha256=file_fingerprint(args.data),
+        model_name=str(args.model_dir),
+        top=args.top,
+    )
+    print(f"wrote {write_report(page, out)}")
+
+
 #: ``memae benchmark NAME`` -> the module of ``benchmarks/runners/`` that runs it
 BENCHMARKS = {
     "kdd": "kdd",
@@ -663,6 +695,25 @@ def _add_plot(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(func=cmd_plot)
 
 
+def _add_report(sub: argparse._SubParsersAction) -> None:
+    """The ``report`` command's options."""
+    p = sub.add_parser(
+        "report",
+        help="one self-contained HTML page about a model on a data file",
+        description="Score DATA with the saved model and write one HTML file (figures "
+        "inlined): the score histogram with the threshold, the ROC curve with "
+        "--label-column, the top anomalies with their explanations, and the model card "
+        "(detector, parameters, training history, SHA-256 of DATA).",
+    )
+    p.add_argument("model_dir")
+    p.add_argument("data")
+    p.add_argument("--out", required=True, help="the .html file to write")
+    p.add_argument("--top", type=int, default=5, help="anomalies shown (default 5)")
+    _data_options(p)
+    _plugin_option(p)
+    p.set_defaults(func=cmd_report)
+
+
 def _add_benchmark(sub: argparse._SubParsersAction) -> None:
     """The ``benchmark`` command's options."""
     p = sub.add_parser(
@@ -709,6 +760,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_fit(sub)
     _add_score(sub)
     _add_plot(sub)
+    _add_report(sub)
     _add_benchmark(sub)
     _add_demo(sub)
     return parser

@@ -143,8 +143,11 @@ def _two_histograms(
     values, labels = np.asarray(values), np.asarray(labels)
     fig, ax = plt.subplots(figsize=(5.2, 3.4))
     bins = np.histogram_bin_edges(values, bins=60)
-    ax.hist(values[labels == 0], bins=bins, alpha=0.6, density=True, label="normal")
-    ax.hist(values[labels == 1], bins=bins, alpha=0.6, density=True, label="anomaly")
+    both = (labels == 0).any() and (labels == 1).any()
+    for value, name in ((0, "normal"), (1, "anomaly")):
+        if (labels == value).any():  # unlabelled data (all 0): one histogram of all rows
+            name = name if both else "all rows"
+            ax.hist(values[labels == value], bins=bins, alpha=0.6, density=True, label=name)
     if threshold is not None:
         ax.axvline(threshold, color="k", ls="--", lw=1, label=f"threshold {threshold:.4g}")
     ax.set_xlabel(xlabel)
@@ -294,17 +297,20 @@ def plot_explanation(
     path: str | os.PathLike,
     n_rows: int = 4,
     top_k: int = 10,
+    row_index: np.ndarray | None = None,
 ) -> Path:
     """Why the ``n_rows`` highest-scoring rows of ``X`` score high.
 
     Tables: one bar chart per row of its ``top_k`` largest feature contributions
     (:meth:`memae.BaseDetector.feature_scores`; they sum to the score, minus the
     remainder named in the title). Images: each image above its per-pixel
-    contribution map (summed over colour channels).
+    contribution map (summed over colour channels). ``row_index`` names the rows of
+    ``X`` in the titles (default: their positions).
     """
     plt = _pyplot()
     scores = detector.decision_function(X)
     rows = np.argsort(-scores, kind="stable")[: min(n_rows, len(X))]
+    label = np.arange(len(X)) if row_index is None else np.asarray(row_index)
     contrib, rest = detector.feature_scores(X[rows], return_remainder=True)
     shape = detector.sample_shape_
     if len(shape) == 1:
@@ -315,7 +321,8 @@ def plot_explanation(
             top = np.argsort(-c, kind="stable")[:k][::-1]
             ax.barh([str(n) for n in names[top]], c[top], color="tab:red")
             ax.set_title(
-                f"row {r}: score {scores[r]:.4g}" + (f" (code term {extra:.3g})" if extra else ""),
+                f"row {label[r]}: score {scores[r]:.4g}"
+                + (f" (code term {extra:.3g})" if extra else ""),
                 fontsize=9,
             )
             ax.tick_params(labelsize=8)
@@ -333,7 +340,7 @@ def plot_explanation(
     vmax = float(np.percentile(maps, 99.5)) or 1.0
     for j, r in enumerate(rows):
         _show(axes[0, j], shown[j])
-        axes[0, j].set_title(f"row {r}\n{scores[r]:.3g}", fontsize=8)
+        axes[0, j].set_title(f"row {label[r]}\n{scores[r]:.3g}", fontsize=8)
         _show(axes[1, j], maps[j], cmap="inferno", vmax=vmax)
     axes[0, 0].set_ylabel("input", fontsize=8)
     axes[1, 0].set_ylabel("contribution", fontsize=8)
