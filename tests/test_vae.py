@@ -44,17 +44,17 @@ def test_kl_is_on_by_default_and_both_scores_separate(tmp_path, off_manifold):
     rec = det.decision_function(Xt)
     control = untrained_auc(det, X, Xt, y)
     assert roc_auc_score(y, rec) > 0.9 and roc_auc_score(y, rec) > control + 0.15
-    det.set_params(score="elbo", n_samples=5)
+    det.set_params(score_method="elbo", n_samples=5)
     elbo = det.decision_function(Xt)
     assert roc_auc_score(y, elbo) > 0.9 and roc_auc_score(y, elbo) > control + 0.15
     np.testing.assert_array_equal(elbo, det.decision_function(Xt))  # seeded draws
     assert not np.allclose(elbo, rec)
     det.save(tmp_path / "vae")
     again = memae.load(tmp_path / "vae")
-    assert isinstance(again, VAE) and again.score == "elbo"
+    assert isinstance(again, VAE) and again.score_method == "elbo"
     np.testing.assert_array_equal(elbo, again.decision_function(Xt))
-    with pytest.raises(ValueError, match="'score' parameter of VAE must be a str among"):
-        VAE(score="likelihood").fit(X)
+    with pytest.raises(ValueError, match="'score_method' parameter of VAE must be a str among"):
+        VAE(score_method="likelihood").fit(X)
 
 
 def test_conv_vae_on_images_keeps_shapes():
