@@ -110,8 +110,8 @@ class DecisionMixin:
             A fixed threshold on the score.
         """
         self._check_fitted()
-        given = [name for name, v in (("fpr", fpr), ("contamination", contamination),
-                                      ("score", score)) if v is not None]  # fmt: skip
+        rules = {"fpr": fpr, "contamination": contamination, "score": score}
+        given = [name for name, value in rules.items() if value is not None]
         if len(given) != 1:
             raise ValueError(
                 f"set_threshold takes exactly one of fpr, contamination, score; got {given}"
