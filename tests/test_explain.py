@@ -114,3 +114,19 @@ def test_cli_explain_and_plot(data, tmp_path, capsys):
     ]
     assert main(bad) == 1
     assert "tabular model" in capsys.readouterr().err
+
+
+def test_clip_maps_have_the_clip_layout():
+    rng = np.random.default_rng(0)
+    X = rng.integers(0, 80, (40, 1, 8, 16, 16), dtype=np.uint8)
+    Xt = rng.integers(0, 80, (4, 1, 8, 16, 16), dtype=np.uint8)
+    Xt[:2, :, 2:5, 4:8, 4:8] = 255  # a bright moving-box stand-in in two clips
+    det = memae.MemAE(hidden_dims=(4,), latent_dim=4, memory_size=5, epochs=1, random_state=0)
+    det.fit(X)
+    maps = det.feature_scores(Xt)
+    assert maps.shape == Xt.shape
+    np.testing.assert_allclose(
+        maps.reshape(4, -1).sum(axis=1), det.decision_function(Xt), rtol=2e-5
+    )
+    top = np.unravel_index(maps[:2].reshape(2, -1).argmax(axis=1), Xt.shape[1:])
+    assert np.all((top[1] >= 2) & (top[1] < 5) & (top[2] >= 4) & (top[2] < 8))
