@@ -53,7 +53,7 @@ def test_report_command_writes_every_part(table_model, capsys):
     top = top[: top.index("</table>")]
     assert all(f"<td>id={i}</td>" in top for i in range(1000, 1005))  # the planted rows lead
     assert "ROC-AUC" in page and "SHA-256" in page
-    assert memae.report.file_fingerprint(tmp / "test.csv") in page
+    assert memae.report.file_sha256(tmp / "test.csv") in page
     assert main(["report", str(tmp / "m"), str(tmp / "test.csv"), "--out", str(tmp / "r.txt")]) == 1
 
 

@@ -475,7 +475,7 @@ def cmd_plot(args: argparse.Namespace) -> None:
 
 def cmd_report(args: argparse.Namespace) -> None:
     import memae
-    from memae.report import build_report, file_fingerprint, write_report
+    from memae.report import build_report, file_sha256, write_report
 
     _import_plugins(args)
     out = Path(args.out)
@@ -498,7 +498,7 @@ def cmd_report(args: argparse.Namespace) -> None:
         labels=None if y is None else _binary(y),
         ids=ids,
         data_name=Path(args.data).name,
-        data_sha256=file_fingerprint(args.data),
+        data_sha256=file_sha256(args.data),
         model_name=str(args.model_dir),
         top=args.top,
     )

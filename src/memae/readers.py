@@ -78,25 +78,6 @@ def read_table(
     return _drop_frame_column(pd.read_csv(file, header=header), label_column, file)
 
 
-def read_labelled(
-    path: str | os.PathLike, label_column: str, key: str | None = None
-) -> tuple[Any, np.ndarray]:
-    """``(X, y)``: a whole table without ``label_column``, and that column's values.
-
-    For labelled validation rows (``memae fit --validation FILE --label-column y``).
-    """
-    if label_column is None:
-        raise TableReadError("a labelled file needs --label-column (the 0/1 label)")
-    full = read_table(path, None, key)
-    X = read_table(path, label_column, key)
-    if isinstance(full, np.ndarray):
-        return X, np.asarray(full[:, int(label_column)])
-    col: Any = label_column
-    if col not in full.columns and str(col).lstrip("-").isdigit():
-        col = full.columns[int(col)]
-    return X, full[col].to_numpy()
-
-
 def iter_table(
     path: str | os.PathLike,
     chunksize: int = DEFAULT_CHUNKSIZE,

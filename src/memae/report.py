@@ -11,7 +11,6 @@ anywhere, offline, and can be attached to a ticket as it is.
 from __future__ import annotations
 
 import base64
-import hashlib
 import html
 import json
 import os
@@ -23,6 +22,9 @@ import numpy as np
 from sklearn.metrics import average_precision_score, roc_auc_score
 
 from memae import plotting
+from memae.datasets.fetch import file_sha256
+
+__all__ = ["build_report", "file_sha256", "write_report"]
 
 _STYLE = """
 body{font:14px/1.45 system-ui,sans-serif;max-width:1000px;margin:24px auto;color:#222}
@@ -31,15 +33,6 @@ table{border-collapse:collapse;font-size:13px}td,th{border:1px solid #ddd;paddin
 text-align:left}th{background:#f4f4f4}img{max-width:100%}code,pre{font-size:12px}
 .kpi{display:inline-block;margin:0 18px 8px 0}.kpi b{display:block;font-size:19px}
 """
-
-
-def file_fingerprint(path: str | os.PathLike) -> str:
-    """SHA-256 of a file's bytes, read in blocks."""
-    digest = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def _png(make, *args: Any, **kwargs: Any) -> str:

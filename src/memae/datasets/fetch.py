@@ -137,7 +137,7 @@ def fetch(
         out = []
         for source, rel in _sources(dataset):
             dest = root / rel
-            if dest.is_file() and _sha256_file(dest) == source.sha256:
+            if dest.is_file() and file_sha256(dest) == source.sha256:
                 log(f"{rel}: already there")
             else:
                 _download(url(source), dest, source.sha256, timeout)
@@ -150,7 +150,8 @@ def fetch(
     return _fetch_cifar10(root, url(Source(_CIFAR, "CIFAR-10-images.tar.gz", "")), log, timeout)
 
 
-def _sha256_file(path: Path) -> str:
+def file_sha256(path: str | os.PathLike) -> str:
+    """SHA-256 of a file's bytes, read in blocks."""
     digest = hashlib.sha256()
     with open(path, "rb") as fh:
         for block in iter(lambda: fh.read(1 << 20), b""):
