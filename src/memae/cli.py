@@ -130,6 +130,16 @@ def _int_list(text: str) -> tuple[int, ...]:
         ) from None
 
 
+def _columns(args: argparse.Namespace, det) -> Columns:
+    """The table options of ``score`` / ``report``: features by the model's stored names."""
+    return Columns(
+        ids=args.id_column or (),
+        drop=args.drop_column or (),
+        label=args.label_column,
+        features=getattr(det, "feature_names_in_", None),
+    )
+
+
 def _output_format(out: str | None) -> str:
     """``.csv`` (also stdout), ``.parquet`` or ``.npy``, from the --out extension."""
     if out is None:
@@ -211,12 +221,7 @@ def cmd_score(args: argparse.Namespace) -> None:
     if args.out is not None:
         _check_output_file(Path(args.out))
     det = memae.load(args.model_dir)
-    columns = Columns(
-        ids=args.id_column or (),
-        drop=args.drop_column or (),
-        label=args.label_column,
-        features=getattr(det, "feature_names_in_", None),
-    )
+    columns = _columns(args, det)
     if fmt == ".npy" and (columns.ids or args.explain):
         raise CLIError(
             "--id-column and --explain need a .csv or .parquet --out (.npy holds scores only)"
@@ -483,12 +488,7 @@ def cmd_report(args: argparse.Namespace) -> None:
         raise CLIError(f"--out {out}: the report is an .html file")
     _check_output_file(out)
     det = memae.load(args.model_dir)
-    columns = Columns(
-        ids=args.id_column or (),
-        drop=args.drop_column or (),
-        label=args.label_column,
-        features=getattr(det, "feature_names_in_", None),
-    )
+    columns = _columns(args, det)
     X, ids, y = columns.split(read_table(args.data, None, args.key))
     if columns.ignored:
         print(f"note: ignored columns not in the model: {columns.ignored[:10]}", file=sys.stderr)
