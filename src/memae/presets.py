@@ -313,7 +313,7 @@ _TOLL_SOURCES = {
     "validation_fraction, patience": "memae: train on every training row and keep the last "
     "iterate. The official code saves a checkpoint every 20 iterations and keeps the one "
     "with the best AUROC on a labelled validation set that contains anomalies, which "
-    "memae never does",
+    "memae does only when fit() is given validation_data (the labelled track, issue 24)",
     "contamination": "memae default",
     "epochs": "official code: 2000 Adam iterations (niter); memae counts epochs, so this is "
     "2000 iterations for the training-set size given in the preset's description",
