@@ -26,6 +26,19 @@ def kdd():
         pytest.skip("shared KDD data not found (set MEMAE_DATA)")
 
 
+@pytest.fixture(scope="session")
+def kdd_raw():
+    """The raw KDDCUP99 10% file: (DataFrame of 41 columns, y with 1 = ``normal.``)."""
+    from memae.datasets import DataNotFoundError, load_kdd_raw
+
+    try:
+        return load_kdd_raw(data_root())
+    except DataNotFoundError:
+        if os.environ.get("CI"):
+            raise
+        pytest.skip("shared KDD data not found (set MEMAE_DATA)")
+
+
 def _shared(loader, *args):
     from memae.datasets import DataNotFoundError
 

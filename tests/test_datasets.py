@@ -1,7 +1,9 @@
 import numpy as np
+import pandas as pd
 import pytest
 
 from memae.datasets import DataNotFoundError, load_kdd, load_kdd_raw
+from memae.datasets.kdd import KDD_CATEGORICAL, KDD_COLUMNS
 from memae.evaluation import kdd_metrics, kdd_split
 
 from .conftest import data_root
@@ -13,24 +15,23 @@ def test_kdd_npz(kdd):
     assert y.sum() == 97278  # original `normal.` rows: the protocol's anomalies
 
 
-def test_kdd_raw_matches_npz_encoding(kdd):
+def test_kdd_raw_is_the_raw_table_with_the_npz_rows(kdd):
     X_npz, y_npz = kdd
-    X, y, names = load_kdd_raw(data_root())
-    assert X.shape == (494021, 118) and len(names) == 118
+    X, y = load_kdd_raw(data_root())
+    assert X.shape == (494021, 41) and list(X.columns) == KDD_COLUMNS[:-1]
     np.testing.assert_array_equal(y, y_npz)
-    one_hot = [i for i, n in enumerate(names) if "=" in n]
-    assert len(one_hot) == 80  # 3 protocols + 66 services + 11 flags, as in the npz
-    np.testing.assert_array_equal(X[:, one_hot], X_npz[:, one_hot])
-    assert X.min() == 0 and X.max() == 1
+    text = [c for c, dt in X.dtypes.items() if dt.kind == "O"]
+    assert text == KDD_CATEGORICAL
+    # the npz's one-hot blocks are the raw file's categories, in sorted order
+    assert sum(X[c].nunique() for c in text) == 80
+    assert (X_npz[:, :3].argmax(axis=1) == pd.Categorical(X["protocol_type"]).codes).all()
 
 
-def test_kdd_raw_scales_with_training_rows_only(kdd):
-    rows = np.arange(1000)
-    X, _, names = load_kdd_raw(data_root(), scale_rows=rows)
-    numeric = [i for i, n in enumerate(names) if "=" not in n]
-    sub = X[rows][:, numeric]
-    assert sub.min() >= 0 and sub.max() <= 1
-    assert X[:, numeric].max() > 1  # other rows fall outside the training range
+def test_kdd_raw_rejects_a_file_of_another_format(tmp_path):
+    bad = tmp_path / "traffic.csv"
+    bad.write_text("1,tcp,http\n2,udp,dns\n")
+    with pytest.raises(ValueError, match="has 3 columns; a KDD'99 file has 42"):
+        load_kdd_raw(bad)
 
 
 def test_missing_file_says_where_it_looked(tmp_path, monkeypatch):

@@ -85,6 +85,41 @@ def test_validation_data_chooses_the_epoch_and_is_recorded(tmp_path):
     np.testing.assert_array_equal(again.decision_function(X_test), det.decision_function(X_test))
 
 
+def test_a_saturated_labelled_metric_defers_to_the_unlabelled_loss():
+    from torch import nn
+
+    from memae.training.stopping import EarlyStopping
+
+    model = nn.Linear(1, 1)
+    stop = EarlyStopping(patience=3, tol=1e-4)
+    for epoch, loss in enumerate([5.0, 4.0, 3.0, 3.0, 3.0, 3.0], 1):
+        stop.update(-1.0, epoch, model, tiebreak=loss)  # ROC-AUC 1.0 every epoch
+    assert stop.best_epoch == 3 and stop.stopped  # the lowest loss among the ties
+    plain = EarlyStopping(patience=3, tol=1e-4)
+    for epoch in range(1, 5):
+        plain.update(-1.0, epoch, model)
+    assert plain.best_epoch == 1 and plain.stopped  # no tiebreak: the first epoch
+    better = EarlyStopping(patience=3, tol=1e-4)
+    better.update(-0.9, 1, model, tiebreak=1.0)
+    better.update(-0.95, 2, model, tiebreak=9.0)  # a higher metric wins over the loss
+    assert better.best_epoch == 2
+
+
+def test_easy_labelled_anomalies_do_not_keep_an_untrained_network():
+    """A few labelled anomalies far off the data: ROC-AUC 1.0 from the first epoch. The
+    labelled fit must still train (the unlabelled loss breaks the ties), not stop after
+    ``patience`` epochs with the first epoch's weights."""
+    X, (X_val, y_val), _, _ = _noisy_manifold()
+    X_val = X_val.copy()
+    X_val[y_val == 1] *= 20
+    det = AutoEncoder(hidden_dims=(64,), latent_dim=3, epochs=60, random_state=0)
+    det.fit(X, validation_data=(X_val, y_val))
+    first = det.history_[0]
+    assert first["val_metric"] == 1.0  # saturated from the start
+    assert det.best_epoch_ > 10 and len(det.history_) > 20
+    assert det.history_[det.best_epoch_ - 1]["val_loss"] < 0.5 * first["val_loss"]
+
+
 def test_compactvae_and_memae_select_with_labels():
     X, val, _, _ = _noisy_manifold()
     for det in (CompactVAE(epochs=4, random_state=0), MemAE(epochs=4, random_state=0)):

@@ -51,10 +51,21 @@ def mean_std(values: list[float]) -> dict[str, float]:
     return {"mean": float(arr.mean()), "std": float(arr.std(ddof=1)) if len(arr) > 1 else 0.0}
 
 
+def write_text_atomic(path: Path, text: str) -> None:
+    """Write ``text`` to a temporary name beside ``path``, then rename it: a crash leaves
+    the previous file whole, never a half-written one."""
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.part")
+    try:
+        tmp.write_text(text)
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)
+
+
 def write_results(results: dict[str, Any], markdown: str, out_dir: Path, stem: str) -> None:
     out_dir.mkdir(parents=True, exist_ok=True)
-    (out_dir / f"{stem}.json").write_text(json.dumps(results, indent=2) + "\n")
-    (out_dir / f"{stem}.md").write_text(markdown.rstrip() + "\n")
+    write_text_atomic(out_dir / f"{stem}.json", json.dumps(results, indent=2) + "\n")
+    write_text_atomic(out_dir / f"{stem}.md", markdown.rstrip() + "\n")
 
 
 def update_readme(readme: Path, block: str, markdown: str) -> bool:
@@ -65,8 +76,8 @@ def update_readme(readme: Path, block: str, markdown: str) -> bool:
     pattern = re.compile(rf"(<!-- {block}:start -->\n).*?(<!-- {block}:end -->)", re.DOTALL)
     if not pattern.search(text):
         return False
-    readme.write_text(
-        pattern.sub(lambda m: m.group(1) + markdown.rstrip() + "\n" + m.group(2), text)
+    write_text_atomic(
+        readme, pattern.sub(lambda m: m.group(1) + markdown.rstrip() + "\n" + m.group(2), text)
     )
     return True
 

@@ -5,12 +5,14 @@ from __future__ import annotations
 import argparse
 import os
 import sys
+import warnings
 from contextlib import nullcontext
 from pathlib import Path
 
 import numpy as np
 
 from memae._version import __version__
+from memae.encoding import UnseenCategoryWarning, describe_unseen
 from memae.readers import DEFAULT_CHUNKSIZE, iter_table, read_table
 from memae.tables import Columns, identifier_like
 
@@ -74,6 +76,7 @@ def cmd_fit(args: argparse.Namespace) -> None:
         det = cls.from_preset(args.preset, **overrides) if args.preset else cls(**overrides)
         # NPY is memory-mapped: float32 rows are read batch by batch, never copied whole.
         X, _, _ = columns.split(read_table(args.data, None, args.key, mmap=True))
+        _encoding_options(args, det, X)
         suspects = identifier_like(X)
         if suspects and is_main_process():
             print(
@@ -99,6 +102,8 @@ def cmd_fit(args: argparse.Namespace) -> None:
             procs = f" by {get_world_size()} processes" if get_world_size() > 1 else ""
             shape = det.sample_shape_
             what = f"{shape[0]} features" if len(shape) == 1 else f"samples of shape {shape}"
+            if hasattr(det, "encoder_"):
+                what = f"{det.n_features_in_} columns ({what} after one-hot encoding)"
             print(
                 f"fitted {type(det).__name__} on {len(det.decision_scores_)} rows x "
                 f"{what} in {len(det.history_)} epochs{procs}"
@@ -106,6 +111,34 @@ def cmd_fit(args: argparse.Namespace) -> None:
                 + "; "
                 f"threshold {det.threshold_:.6g}; saved to {args.out}"
             )
+
+
+def _encoding_options(args: argparse.Namespace, det, X) -> None:
+    """``--categorical``, ``--min-frequency`` and ``--log1p`` as detector parameters."""
+    from memae.encoding import is_categorical_dtype
+
+    asked = {"categorical": args.categorical, "min_frequency": args.min_frequency}
+    asked["log1p"] = args.log1p
+    given = [k for k, v in asked.items() if v is not None]
+    if not given:
+        return
+    missing = [k for k in given if k not in det.get_params()]
+    if missing:
+        raise CLIError(f"{type(det).__name__} has no parameter {', '.join(missing)}")
+    if not hasattr(X, "columns"):
+        raise CLIError("--categorical and --log1p need a CSV or Parquet file (named columns)")
+    if args.categorical:  # the columns named, plus the file's text columns
+        names = [str(c) for c in X.columns]
+        unknown = [c for c in args.categorical if c not in names]
+        if unknown:
+            raise CLIError(f"--categorical: no column {unknown[0]!r} (columns: {names[:10]})")
+        text = [str(c) for c, dt in X.dtypes.items() if is_categorical_dtype(dt)]
+        det.set_params(categorical=list(dict.fromkeys([*args.categorical, *text])))
+    if args.min_frequency is not None:
+        m = args.min_frequency
+        det.set_params(min_frequency=int(m) if m >= 1 and float(m).is_integer() else m)
+    if args.log1p:
+        det.set_params(log1p=True if args.log1p == ["all"] else list(args.log1p))
 
 
 def _read_config(path: str) -> dict:
@@ -172,7 +205,9 @@ class _Aligned:
             if y is not None:
                 self.queues["labels"].append(_binary(y))
             if self.explain is not None:
-                self.queues["explain"].append(_top_features(X, *self.explain))
+                with warnings.catch_warnings():  # the scores report them, once
+                    warnings.simplefilter("ignore", UnseenCategoryWarning)
+                    self.queues["explain"].append(_top_features(X, *self.explain))
             yield X
 
     def take(self, n: int) -> tuple:
@@ -213,6 +248,20 @@ def _top_features(X, det, k: int):
     return top
 
 
+def _note_unseen(caught: list) -> None:
+    """One note for the unseen category values of every chunk; other warnings as usual."""
+    counts: dict[str, tuple[int, str]] = {}
+    for w in caught:
+        if not isinstance(w.message, UnseenCategoryWarning):
+            warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
+            continue
+        for col, (k, example) in w.message.counts.items():
+            total, first = counts.get(col, (0, example))
+            counts[col] = (total + k, first)
+    if counts:
+        print(f"note: {describe_unseen(counts)}", file=sys.stderr)
+
+
 def cmd_score(args: argparse.Namespace) -> None:
     import memae
 
@@ -230,11 +279,14 @@ def cmd_score(args: argparse.Namespace) -> None:
     rows = _Aligned(columns, iter_table(args.data, args.chunksize, None, args.key), explain)
     blocks = det.iter_scores(rows.features(), chunksize=args.chunksize)
     label_name = None if args.label_column is None else str(args.label_column)
-    if fmt == ".npy":
-        n, flagged, seen = _write_npy(blocks, Path(args.out), det.threshold_, rows)
-    else:
-        writer = _write_parquet if fmt == ".parquet" else _write_csv
-        n, flagged, seen = writer(blocks, args.out, det.threshold_, rows, label_name)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", UnseenCategoryWarning)
+        if fmt == ".npy":
+            n, flagged, seen = _write_npy(blocks, Path(args.out), det.threshold_, rows)
+        else:
+            writer = _write_parquet if fmt == ".parquet" else _write_csv
+            n, flagged, seen = writer(blocks, args.out, det.threshold_, rows, label_name)
+    _note_unseen(caught)
     report = sys.stdout if args.out is not None else sys.stderr
     if args.out is not None:
         print(f"scored {n} rows ({flagged} flagged) -> {args.out}", file=report)
@@ -621,6 +673,25 @@ def _add_fit(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--latent-dim", type=int, help="units of the code layer")
     p.add_argument("--hidden-dims", type=_int_list, metavar="W1,W2,...", help="e.g. 64,32")
     p.add_argument("--memory-size", type=int, help="memory items (MemAE)")
+    p.add_argument(
+        "--categorical",
+        action="append",
+        metavar="COLUMN",
+        help="one-hot encode this column too (repeatable); text columns are encoded "
+        "without it. The categories learned here are saved with the model",
+    )
+    p.add_argument(
+        "--min-frequency",
+        type=float,
+        help="group categories rarer than this count (or share of rows, below 1)",
+    )
+    p.add_argument(
+        "--log1p",
+        action="append",
+        metavar="COLUMN",
+        help="log(1 + x) of this heavy-tailed numeric column first (repeatable; 'all': "
+        "every numeric column that has no negative value)",
+    )
     p.add_argument("--contamination", type=float)
     p.add_argument("--random-state", type=int)
     p.add_argument("--device", default=None, help="auto (default), cpu or cuda")

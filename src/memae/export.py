@@ -7,7 +7,8 @@ saw, as float32 (cast uint8 images with ``.astype("float32")``; the values stay
 0-255), to the anomaly scores of ``decision_function``. The batch size is free.
 
 What cannot be exported says so: scores drawn at random (VAE ``score_method="elbo"``)
-and scores with data-dependent control flow (DAGMM's Cholesky retries). memae never
+scores with data-dependent control flow (DAGMM's Cholesky retries), and models that
+one-hot encode categorical columns (their input is text, not a float tensor). memae never
 loads these files; they are for serving with onnxruntime or torch.
 """
 
@@ -50,6 +51,12 @@ def export(detector: Any, path: str | os.PathLike) -> Path:
         raise ValueError(
             f"{name}(score_method='elbo') draws random codes at scoring time and cannot be "
             "exported; export score_method='reconstruction' instead"
+        )
+    if getattr(detector, "encoder_", None) is not None:
+        raise ValueError(
+            f"this {name} one-hot encodes categorical columns (encoder_), which a float "
+            "tensor graph cannot take as input; score it with memae (decision_function, "
+            "`memae score`, memae.dask.score), where the same encoding is applied"
         )
     if suffix == ".onnx":
         try:

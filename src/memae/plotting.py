@@ -311,11 +311,13 @@ def plot_explanation(
     scores = detector.decision_function(X)
     rows = np.argsort(-scores, kind="stable")[: min(n_rows, len(X))]
     label = np.arange(len(X)) if row_index is None else np.asarray(row_index)
-    contrib, rest = detector.feature_scores(X[rows], return_remainder=True)
+    picked = X.iloc[rows] if hasattr(X, "iloc") else X[rows]
+    contrib, rest = detector.feature_scores(picked, return_remainder=True)
     shape = detector.sample_shape_
-    if len(shape) == 1:
-        names = np.asarray(getattr(detector, "feature_names_in_", None) or range(shape[0]))
-        k = min(top_k, shape[0])
+    if len(shape) == 1:  # one value per input column (one-hot parts summed back)
+        width = contrib.shape[1]
+        names = np.asarray(getattr(detector, "feature_names_in_", None) or range(width))
+        k = min(top_k, width)
         fig, axes = plt.subplots(len(rows), 1, figsize=(6, 0.35 * k * len(rows) + 0.6))
         for ax, r, c, extra in zip(np.atleast_1d(axes), rows, contrib, rest, strict=True):
             top = np.argsort(-c, kind="stable")[:k][::-1]

@@ -65,7 +65,10 @@ def check_array(
     if names is not None:  # DataFrame: name the offending columns
         bad = [str(c) for c, dt in X.dtypes.items() if not _is_numeric_dtype(dt)]
         if bad:
-            raise ValueError(f"{name} has non-numeric columns: {bad[:10]}")
+            raise NonNumericError(
+                f"{name} has non-numeric columns: {bad[:10]}; a detector with "
+                "categorical='auto' (the default) one-hot encodes them"
+            )
         missing = [str(c) for c in X.columns[X.isna().to_numpy().any(axis=0)]]
         if missing:
             raise ValueError(f"{name} has missing values (NaN or NA) in columns {missing[:10]}")

@@ -8,6 +8,7 @@ DAGMM / MemAE protocol treats as the **anomaly** class (it is the minority, abou
 from __future__ import annotations
 
 import os
+from typing import Any
 
 import numpy as np
 
@@ -55,42 +56,40 @@ def load_kdd(path: str | os.PathLike | None = None) -> tuple[np.ndarray, np.ndar
     return np.ascontiguousarray(data[:, :-1], dtype=np.float32), data[:, -1].astype(np.int64)
 
 
-def load_kdd_raw(
-    path: str | os.PathLike | None = None,
-    scale_rows: np.ndarray | None = None,
-) -> tuple[np.ndarray, np.ndarray, list[str]]:
-    """Load and encode the raw KDDCUP99 10% CSV (``kddcup.data_10_percent.gz``).
+def load_kdd_raw(path: str | os.PathLike | None = None) -> tuple[Any, np.ndarray]:
+    """Load a raw KDD Cup 1999 traffic file as a table, not encoded.
 
-    ``protocol_type``, ``service`` and ``flag`` are one-hot encoded (categories in
-    sorted order, as found in the file); the 38 numeric columns are min-max scaled
-    with the minimum and maximum of ``scale_rows`` only (pass the training rows'
-    indices or boolean mask; default all rows). Constant columns become 0.
+    The columns are the 41 features of the KDD Cup 1999 task description; three are
+    text (``protocol_type``, ``service``, ``flag``). A detector fitted on this table
+    one-hot encodes them with the categories of its own training rows
+    (:mod:`memae.encoding`) and scales the numeric columns by its ``preprocessing``,
+    so a model fitted here can score any file in this format, such as the KDD'99
+    labelled test file ``corrected.gz``, whose ``service`` values differ.
+
+    Parameters
+    ----------
+    path : path, optional
+        A file in the KDD'99 format (41 features + a label such as ``normal.`` or
+        ``smurf.``; gzip or plain CSV, no header), or a data folder holding
+        ``kdd/kddcup.data_10_percent.gz``; default ``$MEMAE_DATA`` or ``shared/data``.
 
     Returns
     -------
-    X : ndarray (n, 118), float32
-    y : ndarray (n,), int64; 1 = ``normal.`` traffic (the protocol's anomalies)
-    feature_names : list of str
+    X : pandas.DataFrame (n, 41)
+    y : ndarray (n,), int64; 1 = ``normal.`` traffic (the DAGMM / MemAE protocol's
+        anomalies; for intrusion detection, where attacks are the anomalies, use ``1 - y``)
     """
     try:
         import pandas as pd
     except ImportError:  # pragma: no cover - pandas is in the [pandas] and [test] extras
         raise ImportError("load_kdd_raw needs pandas: pip install 'memae[pandas]'") from None
     file = find_file(KDD_RAW, path)
-    df = pd.read_csv(file, header=None, names=KDD_COLUMNS)
+    df = pd.read_csv(file, header=None)
+    if df.shape[1] != len(KDD_COLUMNS):
+        raise ValueError(
+            f"{file} has {df.shape[1]} columns; a KDD'99 file has {len(KDD_COLUMNS)} "
+            "(41 features and the label)"
+        )
+    df.columns = KDD_COLUMNS
     y = (df.pop("label") == "normal.").to_numpy(np.int64)
-    numeric = [c for c in df.columns if c not in KDD_CATEGORICAL]
-    num = df[numeric].to_numpy(np.float64)
-    ref = num if scale_rows is None else num[scale_rows]
-    if len(ref) == 0:
-        raise ValueError("scale_rows selects no rows")
-    lo, span = ref.min(axis=0), np.ptp(ref, axis=0)
-    num = (num - lo) / np.where(span > 0, span, 1.0)
-    blocks, names = [], []
-    for col in KDD_CATEGORICAL:
-        cats = sorted(df[col].unique())
-        codes = pd.Categorical(df[col], categories=cats).codes
-        blocks.append(np.eye(len(cats), dtype=np.float32)[codes])
-        names += [f"{col}={c}" for c in cats]
-    X = np.concatenate([*blocks, num.astype(np.float32)], axis=1)
-    return np.ascontiguousarray(X), y, names + numeric
+    return df, y

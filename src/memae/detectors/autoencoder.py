@@ -41,6 +41,19 @@ default="standard"
         Scaling fitted on the training data: per feature (``"standard"``,
         ``"minmax"``) or, for images, ``"image"`` (pixels [0, 255] -> [-1, 1]) or
         ``"image-standard"`` (one mean and standard deviation over all pixels).
+    categorical : "auto", list of str or None, default="auto"
+        Tables with text columns (:mod:`memae.encoding`): ``"auto"`` one-hot encodes
+        a DataFrame's text, ``category`` and boolean columns, a list names the
+        columns to encode, ``None`` encodes none. The categories are those of the
+        training rows, saved with the model; an unseen value at scoring time is
+        counted in a warning and encoded as the infrequent category (or all zeros).
+    min_frequency : int, float or None, default=None
+        Categories rarer than this count (or share of the rows, when below 1) are
+        grouped into one infrequent category per column.
+    log1p : bool or list of str, default=False
+        ``log(1 + x)`` on heavy-tailed numeric columns before ``preprocessing``:
+        the columns listed, or with True every numeric column whose training values
+        are all >= 0.
     epochs : int, default=500
         Maximum number of epochs: a generous cap, training normally ends earlier
         by ``patience`` (``stopped_early_`` says which).
@@ -84,6 +97,9 @@ default="standard"
         kernel_sizes: Sequence[int] | None = None,
         l1_weight: float = 0.0,
         preprocessing: Preprocessing = "standard",
+        categorical: str | Sequence[str] | None = "auto",
+        min_frequency: float | None = None,
+        log1p: bool | Sequence[str] = False,
         epochs: int = 500,
         batch_size: int = 256,
         lr: float = 1e-3,

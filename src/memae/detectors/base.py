@@ -40,6 +40,7 @@ from memae.constraints import (
 )
 from memae.detectors.decisions import DecisionMixin
 from memae.detectors.explain import ExplainMixin, squared_error_parts
+from memae.encoding import TableEncoder, wants_encoding
 from memae.nn import Backbone, build_backbone, squared_error
 from memae.preprocessing import Preprocessing, Scaler, network_shape
 from memae.readers import DEFAULT_CHUNKSIZE, iter_table
@@ -138,6 +139,9 @@ class BaseDetector(DecisionMixin, ExplainMixin, BaseEstimator, metaclass=ABCMeta
         The trained torch model (in eval mode).
     n_features_in_ : int
     feature_names_in_ : list of str, only when fitted on a DataFrame
+    encoder_ : memae.encoding.TableEncoder, only when fitted on a DataFrame with
+        categorical columns (or ``log1p``): the one-hot encoding learned from the
+        training rows, applied to every input and saved with the model
     decision_scores_ : ndarray of shape (n_samples,)
         Anomaly scores of the training rows (higher = more anomalous).
     threshold_ : float
@@ -183,6 +187,13 @@ class BaseDetector(DecisionMixin, ExplainMixin, BaseEstimator, metaclass=ABCMeta
         "activation": [str],
         "kernel_sizes": ["array-like", None],
         "preprocessing": [StrOptions({"standard", "minmax", "image", "image-standard"}), None],
+        "categorical": [StrOptions({"auto"}), "array-like", None],
+        "min_frequency": [
+            Interval(Integral, 1, None, closed="left"),
+            Interval(Real, 0, 1, closed="neither"),
+            None,
+        ],
+        "log1p": ["boolean", "array-like"],
         "epochs": [positive_int()],
         "batch_size": [positive_int()],
         "lr": [positive()],
@@ -217,6 +228,9 @@ class BaseDetector(DecisionMixin, ExplainMixin, BaseEstimator, metaclass=ABCMeta
         activation: str = "relu",
         kernel_sizes: Sequence[int] | None = None,
         preprocessing: Preprocessing = "standard",
+        categorical: str | Sequence[str] | None = "auto",
+        min_frequency: float | None = None,
+        log1p: bool | Sequence[str] = False,
         epochs: int = 500,
         batch_size: int = 256,
         lr: float = 1e-3,
@@ -237,6 +251,9 @@ class BaseDetector(DecisionMixin, ExplainMixin, BaseEstimator, metaclass=ABCMeta
         self.activation = activation
         self.kernel_sizes = kernel_sizes
         self.preprocessing = preprocessing
+        self.categorical = categorical
+        self.min_frequency = min_frequency
+        self.log1p = log1p
         self.epochs = epochs
         self.batch_size = batch_size
         self.lr = lr
@@ -400,12 +417,26 @@ class BaseDetector(DecisionMixin, ExplainMixin, BaseEstimator, metaclass=ABCMeta
 
     def _setup(self, X: Any) -> tuple[Any, nn.Module]:
         """Check ``X``; set the scaler, seed, device and input shape; build the network."""
+        self.__dict__.pop("encoder_", None)
+        if wants_encoding(X, self.categorical, self.log1p):
+            self.encoder_ = TableEncoder.fit(
+                X,
+                categorical=self.categorical,
+                min_frequency=self.min_frequency,
+                log1p=self.log1p,
+            )
+            X = self.encoder_.transform(X)
         arr, names = check_array(X, estimator=type(self).__name__)
+        if hasattr(self, "encoder_"):
+            names = list(self.encoder_.columns)
         self.scaler_ = Scaler.fit(arr, self.preprocessing)  # also checks the image layout
         # Every rank of a multi-process fit uses rank 0's seed (drawn or given).
         self.seed_ = distributed.broadcast_int(self._draw_seed())
         self.device_ = distributed.local_device(resolve_device(self.device))
-        self.n_features_in_ = int(np.prod(arr.shape[1:]))
+        # scikit-learn's meaning: the input's feature count (columns before one-hot encoding)
+        self.n_features_in_ = (
+            len(names) if hasattr(self, "encoder_") else int(np.prod(arr.shape[1:]))
+        )
         self.sample_shape_ = tuple(arr.shape[1:])
         if names is not None:
             self.feature_names_in_ = names
@@ -480,10 +511,10 @@ class BaseDetector(DecisionMixin, ExplainMixin, BaseEstimator, metaclass=ABCMeta
         except (TypeError, ValueError):
             raise ValueError("validation_data must be a pair (X_val, y_val)") from None
         X_val, _ = check_array(
-            X_val,
+            self._encode(X_val, "X_val"),
             name="X_val",
             sample_shape=self.sample_shape_,
-            feature_names=getattr(self, "feature_names_in_", None),
+            feature_names=self._checked_names(),
             estimator=type(self).__name__,
         )
         y_val = np.asarray(y_val)
@@ -573,13 +604,14 @@ class BaseDetector(DecisionMixin, ExplainMixin, BaseEstimator, metaclass=ABCMeta
         """
         self._check_fitted()
         bs = batch_size or self._default_batch_size()
-        names = getattr(self, "feature_names_in_", None)
+        names = self._checked_names()
         pieces: list[np.ndarray] = []  # validated rows not yet scored, fewer than bs
         held = seen = 0
         for chunk in _chunks(X, chunksize, label_column, key):
+            name = f"X (the chunk from row {seen})"
             arr, _ = check_array(
-                chunk,
-                name=f"X (the chunk from row {seen})",
+                self._encode(chunk, name),
+                name=name,
                 sample_shape=self.sample_shape_,
                 feature_names=names,
                 estimator=f"this {type(self).__name__}",
@@ -681,6 +713,7 @@ class BaseDetector(DecisionMixin, ExplainMixin, BaseEstimator, metaclass=ABCMeta
             "sample_shape": list(self.sample_shape_),
             "feature_names_in": getattr(self, "feature_names_in_", None),
             "preprocessing": self.scaler_.to_config(),
+            "encoding": self.encoder_.to_config() if hasattr(self, "encoder_") else None,
             "threshold": self.threshold_,
             "threshold_rule": self.threshold_rule_,
             "seed": self.seed_,
@@ -708,9 +741,13 @@ class BaseDetector(DecisionMixin, ExplainMixin, BaseEstimator, metaclass=ABCMeta
         try:
             sample_shape = tuple(int(s) for s in fitted["sample_shape"])
             n_features = int(fitted["n_features_in"])
-            if not sample_shape or min(sample_shape) < 1 or math.prod(sample_shape) != n_features:
+            encoder = _encoder_of(fitted, sample_shape, n_features)
+            width = math.prod(sample_shape) if sample_shape else 0
+            if encoder is None and (
+                not sample_shape or min(sample_shape) < 1 or width != n_features
+            ):
                 raise ValueError(f"sample_shape {sample_shape} and n_features_in {n_features}")
-            if n_features > _MAX_FEATURES:  # checked before a network is allocated
+            if width > _MAX_FEATURES:  # checked before a network is allocated
                 raise ValueError(f"{n_features} features per sample is implausible")
             scaler = Scaler.from_config(fitted["preprocessing"], sample_shape)
             if not (np.asarray(scaler.scale) > 0).all():
@@ -747,6 +784,10 @@ class BaseDetector(DecisionMixin, ExplainMixin, BaseEstimator, metaclass=ABCMeta
         if not isinstance(rule, str):
             raise ValueError("threshold_rule must be a string")
         self.scaler_ = scaler
+        if encoder is None:
+            self.__dict__.pop("encoder_", None)
+        else:
+            self.encoder_ = encoder
         self.device_ = resolve_device(self.device)
         self.network_ = network.to(self.device_).eval()
         self.n_features_in_ = n_features
@@ -772,12 +813,21 @@ class BaseDetector(DecisionMixin, ExplainMixin, BaseEstimator, metaclass=ABCMeta
         """``X`` checked against the fitted sample shape (and column names if ``names``)."""
         self._check_fitted()
         arr, _ = check_array(
-            X,
+            self._encode(X),
             sample_shape=self.sample_shape_,
-            feature_names=getattr(self, "feature_names_in_", None) if names else None,
+            feature_names=self._checked_names() if names else None,
             estimator=f"this {type(self).__name__}",
         )
         return arr
+
+    def _encode(self, X: Any, name: str = "X") -> Any:
+        """``X`` through the fitted categorical encoding (:mod:`memae.encoding`), if any."""
+        encoder = getattr(self, "encoder_", None)
+        return X if encoder is None else encoder.transform(X, name)
+
+    def _checked_names(self) -> list[str] | None:
+        """The column names ``check_array`` compares (the encoder checks its own)."""
+        return None if hasattr(self, "encoder_") else getattr(self, "feature_names_in_", None)
 
     def _check_fitted(self) -> None:
         if not hasattr(self, "network_"):
@@ -795,6 +845,25 @@ class BaseDetector(DecisionMixin, ExplainMixin, BaseEstimator, metaclass=ABCMeta
         """Hook: the declared constraints (``_parameter_constraints``), then any check
         across parameters a subclass adds (call ``super()._check_params()`` first)."""
         check_params(self)
+
+
+def _encoder_of(
+    fitted: dict[str, Any], sample_shape: tuple[int, ...], n_features: int
+) -> TableEncoder | None:
+    """The stored categorical encoding, checked against the network's input layout."""
+    config = fitted.get("encoding")
+    if config is None:
+        return None
+    encoder = TableEncoder.from_config(config)
+    if sample_shape != (encoder.n_outputs,) or n_features != len(encoder.columns):
+        raise ValueError(
+            f"the encoding has {len(encoder.columns)} columns and {encoder.n_outputs} outputs, "
+            f"but the network takes {sample_shape} from {n_features} columns"
+        )
+    names = fitted.get("feature_names_in")
+    if names is not None and list(names) != list(encoder.columns):
+        raise ValueError("the encoding's columns differ from feature_names_in")
+    return encoder
 
 
 class ReconstructionMixin:

@@ -111,7 +111,8 @@ class CompactVAE(ReconstructionMixin, BaseDetector, model_key="compactvae"):
     trunk_dims : sequence of int, optional
         Hidden widths (even) of the Lipschitz MLP encoder. Default: ``hidden_dims`` for
         tabular data, ``(512, 256)`` for images and clips.
-    backbone, hidden_dims, latent_dim, activation, kernel_sizes, preprocessing, epochs, \
+    backbone, hidden_dims, latent_dim, activation, kernel_sizes, preprocessing, \
+categorical, min_frequency, log1p, epochs, \
 batch_size, lr, weight_decay, validation_fraction, patience, contamination, device, \
 random_state, verbose
         As in :class:`memae.AutoEncoder`. ``latent_dim`` is ``m``; a convolutional
@@ -142,6 +143,9 @@ random_state, verbose
         activation: str = "relu",
         kernel_sizes: Sequence[int] | None = None,
         preprocessing: Preprocessing = "standard",
+        categorical: str | Sequence[str] | None = "auto",
+        min_frequency: float | None = None,
+        log1p: bool | Sequence[str] = False,
         epochs: int = 500,
         batch_size: int = 256,
         lr: float = 1e-3,

@@ -50,7 +50,8 @@ class DAGMM(ReconstructionMixin, BaseDetector, model_key="dagmm"):
         Units of the estimation network's hidden layer (tanh).
     dropout : float, default=0.5
         Dropout after that layer.
-    backbone, hidden_dims, latent_dim, activation, kernel_sizes, preprocessing, epochs, \
+    backbone, hidden_dims, latent_dim, activation, kernel_sizes, preprocessing, \
+categorical, min_frequency, log1p, epochs, \
 batch_size, lr, weight_decay, validation_fraction, patience, contamination, device, \
 random_state, verbose
         As in :class:`memae.AutoEncoder` (the code layer is linear; ``activation``
@@ -84,6 +85,9 @@ random_state, verbose
         activation: str = "tanh",
         kernel_sizes: Sequence[int] | None = None,
         preprocessing: Preprocessing = "standard",
+        categorical: str | Sequence[str] | None = "auto",
+        min_frequency: float | None = None,
+        log1p: bool | Sequence[str] = False,
         epochs: int = 500,
         batch_size: int = 256,
         lr: float = 1e-3,

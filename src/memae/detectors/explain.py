@@ -55,8 +55,9 @@ class ExplainMixin:
         Returns
         -------
         scores : ndarray of shape ``X.shape`` (float64)
-            ``(n_samples, n_features)`` for tables, a map in the input's layout for
-            images ``(N, H, W[, C])`` and clips. Per row,
+            ``(n_samples, n_features)`` for tables (with categorical columns: one
+            value per input column, its one-hot parts summed), a map in the input's
+            layout for images ``(N, H, W[, C])`` and clips. Per row,
             ``scores.sum() + remainder == decision_function`` (to float32 rounding).
         remainder : ndarray of shape (n_samples,), only with ``return_remainder``
         """
@@ -68,6 +69,9 @@ class ExplainMixin:
             per_feature = self.scaler_.to_input_layout(per_feature)
             out[start : start + len(batch)] = per_feature.double().cpu().numpy()
             rest[start : start + len(batch)] = remainder.double().cpu().numpy()
+        encoder = getattr(self, "encoder_", None)
+        if encoder is not None:  # one-hot parts summed back to their column
+            out = encoder.sum_groups(out)
         return (out, rest) if return_remainder else out
 
 

@@ -39,7 +39,8 @@ class LatentNormAE(ReconstructionMixin, BaseDetector, model_key="latentnorm"):
     beta : float, default=1.0
         Weight of the latent norm (the official code uses 1000 for MNIST, 10 for
         CIFAR-10 and Arrhythmia).
-    backbone, hidden_dims, latent_dim, activation, kernel_sizes, preprocessing, epochs, \
+    backbone, hidden_dims, latent_dim, activation, kernel_sizes, preprocessing, \
+categorical, min_frequency, log1p, epochs, \
 batch_size, lr, weight_decay, validation_fraction, patience, contamination, device, \
 random_state, verbose
         As in :class:`memae.AutoEncoder`.
@@ -76,6 +77,9 @@ random_state, verbose
         activation: str = "relu",
         kernel_sizes: Sequence[int] | None = None,
         preprocessing: Preprocessing = "standard",
+        categorical: str | Sequence[str] | None = "auto",
+        min_frequency: float | None = None,
+        log1p: bool | Sequence[str] = False,
         epochs: int = 500,
         batch_size: int = 256,
         lr: float = 1e-3,

@@ -50,7 +50,8 @@ class MemAE(ReconstructionMixin, BaseDetector, model_key="memae"):
         separately (items of size ``C``, as the official code does); ``"flat"`` uses
         the whole flattened code as one query (items of size ``C * h * w``).
         Irrelevant for tabular data.
-    backbone, hidden_dims, latent_dim, activation, kernel_sizes, preprocessing, epochs, \
+    backbone, hidden_dims, latent_dim, activation, kernel_sizes, preprocessing, \
+categorical, min_frequency, log1p, epochs, \
 batch_size, lr, weight_decay, validation_fraction, patience, contamination, device, \
 random_state, verbose
         As in :class:`memae.AutoEncoder`.
@@ -77,6 +78,9 @@ random_state, verbose
         activation: str = "relu",
         kernel_sizes: Sequence[int] | None = None,
         preprocessing: Preprocessing = "standard",
+        categorical: str | Sequence[str] | None = "auto",
+        min_frequency: float | None = None,
+        log1p: bool | Sequence[str] = False,
         epochs: int = 500,
         batch_size: int = 256,
         lr: float = 1e-3,

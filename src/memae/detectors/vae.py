@@ -40,7 +40,8 @@ class VAE(ReconstructionMixin, BaseDetector, model_key="vae"):
         scoring batch, so scores are repeatable for a given ``batch_size``.
     n_samples : int, default=10
         ``k``, the number of codes per input for ``score_method="elbo"``.
-    backbone, hidden_dims, latent_dim, activation, kernel_sizes, preprocessing, epochs, \
+    backbone, hidden_dims, latent_dim, activation, kernel_sizes, preprocessing, \
+categorical, min_frequency, log1p, epochs, \
 batch_size, lr, weight_decay, validation_fraction, patience, contamination, device, \
 random_state, verbose
         As in :class:`memae.AutoEncoder`; ``latent_dim`` is the size (channels) of
@@ -63,6 +64,9 @@ random_state, verbose
         activation: str = "relu",
         kernel_sizes: Sequence[int] | None = None,
         preprocessing: Preprocessing = "standard",
+        categorical: str | Sequence[str] | None = "auto",
+        min_frequency: float | None = None,
+        log1p: bool | Sequence[str] = False,
         epochs: int = 500,
         batch_size: int = 256,
         lr: float = 1e-3,

@@ -203,8 +203,11 @@ class _Run:
         """Early stopping on this epoch's quantity, the history and the checkpoint."""
         if "val_metric" in losses or "val_loss" in losses:
             self.result.selection = "labelled" if labelled else "unlabelled"
-            quantity = -losses["val_metric"] if labelled else losses["val_loss"]
-            self.stop.update(quantity, epoch, self.model)
+            if labelled:  # ties of the labelled metric go to the lower unlabelled loss
+                tiebreak = losses.get("val_loss", losses.get("loss"))
+                self.stop.update(-losses["val_metric"], epoch, self.model, tiebreak)
+            else:
+                self.stop.update(losses["val_loss"], epoch, self.model)
         self.result.history.append(losses)
         done = epoch == self.config.epochs or self.stop.stopped
         due = epoch % checkpoint_every == 0 or done
