@@ -65,6 +65,9 @@ def export(detector: Any, path: str | os.PathLike) -> Path:
             raise ImportError(
                 "ONNX export needs onnx and onnxscript: pip install 'memae[export]'"
             ) from None
+    from memae.nn.precision import set_precision
+
+    set_precision(detector.network_, None)  # graphs are float32 (the scoring batches reset it)
     module = ScoringModule(detector).eval().to("cpu")
     device = detector.device_
     detector.device_ = torch.device("cpu")  # the scaler's statistics follow the input

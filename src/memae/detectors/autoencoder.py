@@ -71,6 +71,11 @@ default="standard"
         Expected share of anomalies in the training data; sets ``threshold_``.
     device : str, default="auto"
         ``"auto"`` uses CUDA when available.
+    precision : {"auto", "fp32", "bf16"}, default="auto"
+        ``"bf16"`` runs the encoder and decoder under bf16 autocast
+        (:mod:`memae.nn.precision`); the memory, losses, scores and weights stay
+        float32. ``"auto"`` is bf16 on CUDA devices and CPUs with native bf16
+        (AVX512-BF16 / AMX), float32 elsewhere.
     random_state : int or None, default=None
         Seed; a repeated CPU fit with the same seed is bit-identical.
     verbose : int, default=0
@@ -108,6 +113,7 @@ default="standard"
         patience: int | None = 10,
         contamination: float = 0.1,
         device: str = "auto",
+        precision: str = "auto",
         random_state: int | None = None,
         verbose: int = 0,
     ) -> None:

@@ -42,6 +42,7 @@ from memae.detectors.decisions import DecisionMixin
 from memae.detectors.explain import ExplainMixin, squared_error_parts
 from memae.encoding import TableEncoder, wants_encoding
 from memae.nn import Backbone, build_backbone, squared_error
+from memae.nn.precision import PRECISIONS, autocast_dtype, set_precision
 from memae.preprocessing import Preprocessing, Scaler, network_shape
 from memae.readers import DEFAULT_CHUNKSIZE, iter_table
 from memae.training import TrainConfig, adam, split_rows, train
@@ -202,6 +203,7 @@ class BaseDetector(DecisionMixin, ExplainMixin, BaseEstimator, metaclass=ABCMeta
         "patience": [positive_int(), None],
         "contamination": [Interval(Real, 0, 0.5, closed="right")],
         "device": [str, torch.device],
+        "precision": [StrOptions(set(PRECISIONS))],
         "random_state": [Interval(Integral, 0, None, closed="left"), None],
         "verbose": [Options(Integral, {0, 1, 2})],
     }
@@ -239,6 +241,7 @@ class BaseDetector(DecisionMixin, ExplainMixin, BaseEstimator, metaclass=ABCMeta
         patience: int | None = 10,
         contamination: float = 0.1,
         device: str = "auto",
+        precision: str = "auto",
         random_state: int | None = None,
         verbose: int = 0,
     ) -> None:
@@ -262,6 +265,7 @@ class BaseDetector(DecisionMixin, ExplainMixin, BaseEstimator, metaclass=ABCMeta
         self.patience = patience
         self.contamination = contamination
         self.device = device
+        self.precision = precision
         self.random_state = random_state
         self.verbose = verbose
 
@@ -446,7 +450,12 @@ class BaseDetector(DecisionMixin, ExplainMixin, BaseEstimator, metaclass=ABCMeta
         with torch.random.fork_rng(devices=[]):
             torch.manual_seed(self.seed_)
             network = self._build_network(network_shape(self.sample_shape_))
+        set_precision(network, self._amp_dtype())
         return arr, network
+
+    def _amp_dtype(self) -> torch.dtype | None:
+        """The backbones' autocast dtype for ``precision`` on ``device_`` (None: fp32)."""
+        return autocast_dtype(self.precision, self.device_)
 
     def _identity(self) -> str:
         """A digest of the class and every parameter that can change training (all but
@@ -644,6 +653,7 @@ class BaseDetector(DecisionMixin, ExplainMixin, BaseEstimator, metaclass=ABCMeta
         """``(start, preprocessed batch on the device)`` over ``arr``, in eval mode."""
         bs = batch_size or self._default_batch_size()
         self.network_.eval()
+        set_precision(self.network_, self._amp_dtype())
         for start in range(0, len(arr), bs):
             block = arr[start : start + bs]
             if not block.flags.writeable:  # read-only memory map: torch wants its own copy

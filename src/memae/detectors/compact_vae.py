@@ -114,7 +114,7 @@ class CompactVAE(ReconstructionMixin, BaseDetector, model_key="compactvae"):
     backbone, hidden_dims, latent_dim, activation, kernel_sizes, preprocessing, \
 categorical, min_frequency, log1p, epochs, \
 batch_size, lr, weight_decay, validation_fraction, patience, contamination, device, \
-random_state, verbose
+precision, random_state, verbose
         As in :class:`memae.AutoEncoder`. ``latent_dim`` is ``m``; a convolutional
         backbone's code map is flattened and projected to it (and back for the decoder).
 
@@ -154,6 +154,7 @@ random_state, verbose
         patience: int | None = 10,
         contamination: float = 0.1,
         device: str = "auto",
+        precision: str = "auto",
         random_state: int | None = None,
         verbose: int = 0,
     ) -> None:

@@ -53,7 +53,7 @@ class DAGMM(ReconstructionMixin, BaseDetector, model_key="dagmm"):
     backbone, hidden_dims, latent_dim, activation, kernel_sizes, preprocessing, \
 categorical, min_frequency, log1p, epochs, \
 batch_size, lr, weight_decay, validation_fraction, patience, contamination, device, \
-random_state, verbose
+precision, random_state, verbose
         As in :class:`memae.AutoEncoder` (the code layer is linear; ``activation``
         defaults to the paper's tanh). The unlabelled validation split monitors the
         whole objective. ``latent_dim`` defaults to 8: the paper's 1-d KDDCUP99 code is
@@ -96,6 +96,7 @@ random_state, verbose
         patience: int | None = 10,
         contamination: float = 0.1,
         device: str = "auto",
+        precision: str = "auto",
         random_state: int | None = None,
         verbose: int = 0,
     ) -> None:

@@ -42,7 +42,7 @@ class LatentNormAE(ReconstructionMixin, BaseDetector, model_key="latentnorm"):
     backbone, hidden_dims, latent_dim, activation, kernel_sizes, preprocessing, \
 categorical, min_frequency, log1p, epochs, \
 batch_size, lr, weight_decay, validation_fraction, patience, contamination, device, \
-random_state, verbose
+precision, random_state, verbose
         As in :class:`memae.AutoEncoder`.
 
     Attributes
@@ -88,6 +88,7 @@ random_state, verbose
         patience: int | None = 10,
         contamination: float = 0.1,
         device: str = "auto",
+        precision: str = "auto",
         random_state: int | None = None,
         verbose: int = 0,
     ) -> None:

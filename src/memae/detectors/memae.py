@@ -53,7 +53,7 @@ class MemAE(ReconstructionMixin, BaseDetector, model_key="memae"):
     backbone, hidden_dims, latent_dim, activation, kernel_sizes, preprocessing, \
 categorical, min_frequency, log1p, epochs, \
 batch_size, lr, weight_decay, validation_fraction, patience, contamination, device, \
-random_state, verbose
+precision, random_state, verbose
         As in :class:`memae.AutoEncoder`.
 
     Examples
@@ -89,6 +89,7 @@ random_state, verbose
         patience: int | None = 10,
         contamination: float = 0.1,
         device: str = "auto",
+        precision: str = "auto",
         random_state: int | None = None,
         verbose: int = 0,
     ) -> None:

@@ -43,7 +43,7 @@ class VAE(ReconstructionMixin, BaseDetector, model_key="vae"):
     backbone, hidden_dims, latent_dim, activation, kernel_sizes, preprocessing, \
 categorical, min_frequency, log1p, epochs, \
 batch_size, lr, weight_decay, validation_fraction, patience, contamination, device, \
-random_state, verbose
+precision, random_state, verbose
         As in :class:`memae.AutoEncoder`; ``latent_dim`` is the size (channels) of
         ``mu`` and ``sigma``.
 
@@ -75,6 +75,7 @@ random_state, verbose
         patience: int | None = 10,
         contamination: float = 0.1,
         device: str = "auto",
+        precision: str = "auto",
         random_state: int | None = None,
         verbose: int = 0,
     ) -> None:

@@ -15,6 +15,8 @@ from typing import NamedTuple
 
 from torch import nn
 
+from memae.nn.precision import Stack
+
 ACTIVATIONS: dict[str, Callable[[], nn.Module]] = {
     "tanh": nn.Tanh,
     "relu": nn.ReLU,
@@ -43,14 +45,14 @@ def make_activation(name: str) -> nn.Module:
         ) from None
 
 
-def _mlp(widths: Sequence[int], activation: str) -> nn.Sequential:
+def _mlp(widths: Sequence[int], activation: str) -> Stack:
     """Linear layers ``widths[0] -> ... -> widths[-1]``, activation after all but the last."""
     layers: list[nn.Module] = []
     for i, (a, b) in enumerate(pairwise(widths)):
         layers.append(nn.Linear(a, b))
         if i < len(widths) - 2:
             layers.append(make_activation(activation))
-    return nn.Sequential(*layers)
+    return Stack(*layers)
 
 
 def mlp_backbone(
@@ -141,7 +143,7 @@ def _conv_backbone(
         if i < n - 1:
             dec += [norm(c_out), make_activation(activation)]
         c_in = c_out
-    return Backbone(nn.Sequential(*enc), nn.Sequential(*dec), latent_dim, (latent_dim, *sizes[-1]))
+    return Backbone(Stack(*enc), Stack(*dec), latent_dim, (latent_dim, *sizes[-1]))
 
 
 def conv2d_backbone(

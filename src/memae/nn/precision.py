@@ -1,0 +1,65 @@
+"""Mixed precision for the backbones: bf16 autocast where the hardware has it.
+
+The time of a fit or a scoring pass is spent in the encoder's and the decoder's
+convolutions and linear layers. Those run inside :class:`Stack`, an ``nn.Sequential``
+that can enter ``torch.autocast(dtype=torch.bfloat16)`` and hands its output back as
+float32. Everything after it stays float32: the memory addressing (softmax,
+shrinkage, renormalisation), the compactification, the mixture model, every loss
+and score reduction, and the saved weights (autocast never changes a parameter's
+dtype). A ``Stack`` has the state-dict keys of an ``nn.Sequential``, so model files
+are the same with or without it.
+"""
+
+from __future__ import annotations
+
+from functools import cache
+
+import torch
+from torch import Tensor, nn
+
+PRECISIONS = ("auto", "fp32", "bf16")
+
+
+class Stack(nn.Sequential):
+    """``nn.Sequential`` that runs under bf16 autocast when ``amp_dtype`` is set."""
+
+    amp_dtype: torch.dtype | None = None
+
+    def forward(self, x: Tensor) -> Tensor:
+        if self.amp_dtype is None:
+            return super().forward(x)
+        with torch.autocast(device_type=x.device.type, dtype=self.amp_dtype):
+            out = super().forward(x)
+        return out.float()
+
+
+@cache
+def native_bf16_cpu() -> bool:
+    """Whether this CPU computes bf16 natively (AVX512-BF16 or AMX)."""
+    cpu = torch.cpu
+    checks = ("_is_avx512_bf16_supported", "_is_amx_tile_supported")
+    return any(bool(getattr(cpu, name, lambda: False)()) for name in checks)
+
+
+def autocast_dtype(precision: str, device: torch.device) -> torch.dtype | None:
+    """The autocast dtype of ``precision`` on ``device`` (None: plain float32).
+
+    ``"auto"`` is bf16 on CUDA devices that support it and on CPUs with native bf16,
+    float32 elsewhere (emulated bf16 would be slower); ``"bf16"`` is bf16 anywhere.
+    """
+    if precision not in PRECISIONS:
+        raise ValueError(f"precision must be one of {PRECISIONS}, got {precision!r}")
+    if precision == "fp32":
+        return None
+    if precision == "bf16":
+        return torch.bfloat16
+    if device.type == "cuda":
+        return torch.bfloat16 if torch.cuda.is_bf16_supported() else None
+    return torch.bfloat16 if device.type == "cpu" and native_bf16_cpu() else None
+
+
+def set_precision(module: nn.Module, dtype: torch.dtype | None) -> None:
+    """Make every :class:`Stack` inside ``module`` autocast to ``dtype`` (None: off)."""
+    for m in module.modules():
+        if isinstance(m, Stack):
+            m.amp_dtype = dtype

@@ -1,0 +1,100 @@
+"""precision="fp32" | "bf16" | "auto": bf16 autocast of the backbones, float32 everywhere else."""
+
+import numpy as np
+import pytest
+import torch
+from sklearn.metrics import roc_auc_score
+
+import memae
+from memae.nn import Memory
+from memae.nn.precision import Stack, autocast_dtype, native_bf16_cpu
+
+CPU = torch.device("cpu")
+
+
+def _planted(seed=0):
+    rng = np.random.default_rng(seed)
+    X = rng.normal(size=(2000, 12)).astype(np.float32)
+    T = np.vstack([rng.normal(size=(200, 12)), rng.normal(2.5, 1, size=(200, 12))])
+    return X, T.astype(np.float32), np.r_[np.zeros(200), np.ones(200)]
+
+
+def test_autocast_dtype_resolution(monkeypatch):
+    assert autocast_dtype("fp32", CPU) is None
+    assert autocast_dtype("bf16", CPU) is torch.bfloat16
+    assert autocast_dtype("auto", CPU) is (torch.bfloat16 if native_bf16_cpu() else None)
+    monkeypatch.setattr("memae.nn.precision.native_bf16_cpu", lambda: False)
+    assert autocast_dtype("auto", CPU) is None  # emulated bf16 would be slower: fp32
+    monkeypatch.setattr("memae.nn.precision.native_bf16_cpu", lambda: True)
+    assert autocast_dtype("auto", CPU) is torch.bfloat16
+    with pytest.raises(ValueError, match="precision must be one of"):
+        autocast_dtype("fp16", CPU)
+    with pytest.raises(ValueError, match="precision"):
+        memae.AutoEncoder(precision="half", epochs=1).fit(np.ones((10, 2)))
+
+
+BUILTIN = [memae.AutoEncoder, memae.MemAE, memae.LatentNormAE, memae.VAE, memae.CompactVAE]
+
+
+@pytest.mark.parametrize("cls", [*BUILTIN, memae.DAGMM], ids=lambda c: c.__name__)
+def test_bf16_matches_fp32_and_reruns_bit_identically(cls):
+    X, T, y = _planted()
+    params = {"epochs": 4, "random_state": 0}
+    fp32 = cls(**params, precision="fp32").fit(X)
+    bf16 = cls(**params, precision="bf16").fit(X)
+    again = cls(**params, precision="bf16").fit(X)
+    s32, s16 = fp32.decision_function(T), bf16.decision_function(T)
+    np.testing.assert_array_equal(again.decision_function(T), s16)  # seeded: bit-identical
+    assert abs(roc_auc_score(y, s32) - roc_auc_score(y, s16)) <= 0.01
+    assert not np.array_equal(s32, s16)  # bf16 did run
+    for tensor in bf16.network_.state_dict().values():  # weights stay float32
+        assert not tensor.is_floating_point() or tensor.dtype == torch.float32
+    assert s16.dtype == np.float64 and np.isfinite(s16).all()
+    if not native_bf16_cpu():  # auto: float32 here, bit for bit
+        auto = cls(**params).fit(X)
+        np.testing.assert_array_equal(auto.decision_function(T), s32)
+
+
+def test_only_the_backbones_run_in_bf16():
+    X, T, _ = _planted()
+    det = memae.MemAE(epochs=2, random_state=0, precision="bf16").fit(X)
+    seen = {}
+
+    def record(name):
+        def hook(module, inputs, output):
+            out = output.attention if isinstance(module, Memory) else output
+            seen[name] = (inputs[0].dtype, out.dtype)
+
+        return hook
+
+    for name, module in det.network_.named_modules():
+        if isinstance(module, (Memory, Stack)):
+            module.register_forward_hook(record(name))
+    inner = {}
+    first_linear = det.network_.encoder[0]
+
+    def linear_hook(module, inputs, output):
+        inner["linear"] = output.dtype  # (a hook that returns something replaces the output)
+
+    first_linear.register_forward_hook(linear_hook)
+    det.decision_function(T)
+    assert inner["linear"] == torch.bfloat16  # inside the encoder: bf16
+    assert seen["encoder"][1] == torch.float32  # handed back as float32
+    assert seen["memory"] == (torch.float32, torch.float32)  # addressing in float32
+
+
+def test_bf16_conv_backbone_on_mnist(mnist):
+    X_train, y_train, X_test, y_test = mnist
+    from scipy.stats import spearmanr
+
+    X = X_train[y_train == 7][:1500]
+    T = np.concatenate([X_test[y_test == 7][:200], X_test[y_test != 7][:200]])
+    y = np.r_[np.zeros(200), np.ones(200)]
+    aucs, scores = {}, {}
+    for prec in ("fp32", "bf16"):
+        det = memae.MemAE.from_preset("mnist", epochs=3, random_state=0, precision=prec).fit(X)
+        scores[prec] = det.decision_function(T)
+        aucs[prec] = roc_auc_score(y, scores[prec])
+    # the same training in two precisions: the same ranking of the test images
+    assert abs(aucs["fp32"] - aucs["bf16"]) <= 0.01, aucs
+    assert spearmanr(scores["fp32"], scores["bf16"]).statistic > 0.99
