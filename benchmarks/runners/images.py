@@ -38,6 +38,7 @@ from benchmarks.runners.report import (
     environment,
     mean_std,
     other_scores,
+    stopping_rule,
     update_readme,
     write_results,
 )
@@ -413,8 +414,8 @@ def markdown(results: dict[str, Any]) -> str:
     if conv:
         lines += [
             "",
-            "Fits that converged (stopped by patience on the unlabelled validation loss, "
-            "not at the epoch cap): "
+            f"Fits that converged (stopped by patience on "
+            f"{stopping_rule(results.get('track', 'unsupervised'))}, not at the epoch cap): "
             + ", ".join(
                 f"{name} {k} of {n} ({e:.0f} epochs on average)" for name, (k, n, e) in conv.items()
             )

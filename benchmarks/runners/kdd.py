@@ -21,7 +21,13 @@ from sklearn.ensemble import IsolationForest
 from sklearn.svm import OneClassSVM
 
 from benchmarks.runners.baselines import KNNDistance, SklearnOutlier, Subsampled
-from benchmarks.runners.report import environment, mean_std, update_readme, write_results
+from benchmarks.runners.report import (
+    environment,
+    mean_std,
+    stopping_rule,
+    update_readme,
+    write_results,
+)
 from memae import DAGMM, AutoEncoder, BaseDetector, MemAE
 from memae.datasets import load_kdd, load_kdd_raw
 from memae.encoding import UnseenCategoryWarning
@@ -305,7 +311,7 @@ def markdown(results: dict[str, Any]) -> str:
         )
         lines += [
             "",
-            f"Fits that stopped by patience (converged on the unlabelled validation loss) "
+            f"Fits that stopped by patience (converged on {stopping_rule(track)}) "
             f"rather than at the epoch cap: {counts}.",
         ]
     if "MemAE" in summary and "AE" in summary:

@@ -53,6 +53,7 @@ from benchmarks.runners.report import (
     COMPACT_SCORES,
     environment,
     other_scores,
+    stopping_rule,
     update_readme,
     write_results,
 )
@@ -330,7 +331,9 @@ def _row(label: str, values: list[float], bold_best: bool = True) -> str:
     return f"| {label} | " + " | ".join(cells) + " |"
 
 
-def _converged(part: dict[str, dict[str, dict[str, float]]], names: list[str]) -> list[str]:
+def _converged(
+    part: dict[str, dict[str, dict[str, float]]], names: list[str], track: str = "unsupervised"
+) -> list[str]:
     """One line: the share of each deep detector's fits that stopped by patience."""
     shares = {
         m: float(np.mean([per[m]["converged"] for per in part.values()]))
@@ -341,7 +344,7 @@ def _converged(part: dict[str, dict[str, dict[str, float]]], names: list[str]) -
         return []
     cells = ", ".join(f"{m} {100 * v:.0f}%" for m, v in shares.items())
     return [
-        "Deep fits that converged (stopped by patience on the unlabelled validation loss, "
+        f"Deep fits that converged (stopped by patience on {stopping_rule(track)}, "
         f"not at the epoch cap): {cells}.",
         "",
     ]
@@ -380,7 +383,7 @@ def markdown(results: dict[str, Any]) -> str:
                 bold_best=False,
             ),
             "",
-            *_converged(odds, names),
+            *_converged(odds, names, results.get("track", "unsupervised")),
         ]
     if "toll" in res:
         toll = res["toll"]["arrhythmia"]
@@ -395,7 +398,7 @@ def markdown(results: dict[str, Any]) -> str:
             _row("F1", [toll[m]["f1"] for m in cols]),
             _row("ROC-AUC", [toll[m]["auc"] for m in cols]),
             "",
-            *_converged(res["toll"], cols),
+            *_converged(res["toll"], cols, results.get("track", "unsupervised")),
         ]
     if "kdd" in res:
         kdd = res["kdd"]["kddcup99"]
@@ -409,7 +412,7 @@ def markdown(results: dict[str, Any]) -> str:
             _row("F1", [kdd[m]["f1"] for m in names]),
             _row("ROC-AUC", [kdd[m]["auc"] for m in names]),
             "",
-            *_converged(res["kdd"], names),
+            *_converged(res["kdd"], names, results.get("track", "unsupervised")),
         ]
     if "images" in res:
         imgs = res["images"]

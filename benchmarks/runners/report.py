@@ -51,6 +51,13 @@ def mean_std(values: list[float]) -> dict[str, float]:
     return {"mean": float(arr.mean()), "std": float(arr.std(ddof=1)) if len(arr) > 1 else 0.0}
 
 
+def stopping_rule(track: str) -> str:
+    """What early stopping watched in a benchmark track (for the convergence lines)."""
+    if track == "labelled":
+        return "the labelled ROC-AUC, ties broken by the unlabelled validation loss"
+    return "the unlabelled validation loss"
+
+
 def write_text_atomic(path: Path, text: str) -> None:
     """Write ``text`` to a temporary name beside ``path``, then rename it: a crash leaves
     the previous file whole, never a half-written one."""
