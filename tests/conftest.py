@@ -13,30 +13,31 @@ def data_root() -> Path:
     return Path(os.environ.get("MEMAE_DATA", SHARED))
 
 
-@pytest.fixture(scope="session")
-def kdd():
-    """The shared KDDCUP99 npz (X float32, y with 1 = the protocol's anomaly class)."""
-    from memae.datasets import DataNotFoundError, load_kdd
+def _kdd(loader):
+    from memae.datasets import DataNotFoundError
 
     try:
-        return load_kdd(data_root())
+        return loader(data_root())
     except DataNotFoundError:
         if os.environ.get("CI"):
             raise
         pytest.skip("shared KDD data not found (set MEMAE_DATA)")
+
+
+@pytest.fixture(scope="session")
+def kdd():
+    """The shared KDDCUP99 npz (X float32, y with 1 = the protocol's anomaly class)."""
+    from memae.datasets import load_kdd
+
+    return _kdd(load_kdd)
 
 
 @pytest.fixture(scope="session")
 def kdd_raw():
     """The raw KDDCUP99 10% file: (DataFrame of 41 columns, y with 1 = ``normal.``)."""
-    from memae.datasets import DataNotFoundError, load_kdd_raw
+    from memae.datasets import load_kdd_raw
 
-    try:
-        return load_kdd_raw(data_root())
-    except DataNotFoundError:
-        if os.environ.get("CI"):
-            raise
-        pytest.skip("shared KDD data not found (set MEMAE_DATA)")
+    return _kdd(load_kdd_raw)
 
 
 def _shared(loader, *args):

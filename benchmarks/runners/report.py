@@ -16,6 +16,7 @@ import numpy as np
 import torch
 
 from memae._version import __version__
+from memae.io import write_atomic
 
 
 def environment(prog: str, argv: list[str] | None) -> dict[str, Any]:
@@ -59,14 +60,9 @@ def stopping_rule(track: str) -> str:
 
 
 def write_text_atomic(path: Path, text: str) -> None:
-    """Write ``text`` to a temporary name beside ``path``, then rename it: a crash leaves
-    the previous file whole, never a half-written one."""
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.part")
-    try:
-        tmp.write_text(text)
-        os.replace(tmp, path)
-    finally:
-        tmp.unlink(missing_ok=True)
+    """Write ``text`` through a temporary file and a rename (:func:`memae.io.write_atomic`):
+    a crash leaves the previous file whole, never a half-written one."""
+    write_atomic(path, text.encode())
 
 
 def write_results(results: dict[str, Any], markdown: str, out_dir: Path, stem: str) -> None:

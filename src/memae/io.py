@@ -98,6 +98,14 @@ def _step(name: str) -> None:
     """A point between two writes of :func:`save` (the crash-injection tests hook it)."""
 
 
+def write_atomic(target: str | os.PathLike, data: bytes) -> None:
+    """Write ``data`` to ``target`` through a temporary file, fsync and a rename: the
+    file holds the new bytes or its old content, never part of either."""
+    target = Path(target)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    _write_atomic(target, data, target.name)
+
+
 def _write_atomic(target: Path, data: bytes, what: str) -> None:
     """``target`` holds ``data`` or its old content, never part of either."""
     if target.is_symlink():

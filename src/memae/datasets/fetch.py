@@ -185,16 +185,6 @@ def _download(url: str, dest: Path, sha256: str, timeout: float) -> None:
         tmp.unlink(missing_ok=True)
 
 
-def _atomic_bytes(dest: Path, data: bytes) -> None:
-    dest.parent.mkdir(parents=True, exist_ok=True)
-    tmp = dest.with_name(f".{dest.name}.{os.getpid()}.part")
-    try:
-        tmp.write_bytes(data)
-        os.replace(tmp, dest)
-    finally:
-        tmp.unlink(missing_ok=True)
-
-
 def _fetch_mnist(root: Path, url: str, log, timeout: float) -> list[Path]:
     with tempfile.TemporaryFile() as fh:
         got = _get(url, fh, timeout)
@@ -211,9 +201,11 @@ def _fetch_mnist(root: Path, url: str, log, timeout: float) -> list[Path]:
     for name, sha in _MNIST_MEMBERS.items():  # check all before writing any
         if name not in members or hashlib.sha256(members[name]).hexdigest() != sha:
             raise FetchError(f"{url}: {name} is missing or altered; nothing written")
+    from memae.io import write_atomic  # (imports torch: only when there is something to write)
+
     for name in _MNIST_MEMBERS:
         dest = root / "mnist" / f"{name}.gz"
-        _atomic_bytes(dest, gzip.compress(members[name], mtime=0))
+        write_atomic(dest, gzip.compress(members[name], mtime=0))
         log(f"mnist/{name}.gz: downloaded and checked")
         out.append(dest)
     return out
