@@ -481,6 +481,12 @@ def main(argv: list[str] | None = None, prog: str = "memae benchmark") -> None:
     parser.add_argument("--no-figures", action="store_true")
     parser.add_argument("--readme", type=Path, default=None, help="README to update")
     parser.add_argument(
+        "--name",
+        default=None,
+        help="results file stem and README block (default: the dataset, '-labelled' for "
+        "that track); e.g. 'mnist-seed0' keeps a partial run apart from the full table",
+    )
+    parser.add_argument(
         "--track",
         choices=("unsupervised", "labelled"),
         default="unsupervised",
@@ -506,14 +512,16 @@ def main(argv: list[str] | None = None, prog: str = "memae benchmark") -> None:
         track=args.track,
     )
     labelled = "-labelled" if args.track == "labelled" else ""
-    stem = f"{args.dataset}{labelled}{'-quick' if args.quick else ''}"
+    name = args.name or f"{args.dataset}{labelled}"
+    stem = f"{name}{'-quick' if args.quick else ''}"
     md = markdown(results)
     write_results(results, md, args.out, stem)
     if not args.no_figures:
-        figures(results, workdir / stem, args.out / "figures", args.dataset, args.data)
+        tasks = workdir / f"{args.dataset}{labelled}{'-quick' if args.quick else ''}"  # as run()
+        figures(results, tasks, args.out / "figures", args.dataset, args.data)
     print(md)
     if args.readme is not None and not args.quick:
-        update_readme(args.readme, f"{args.dataset}{labelled}", md)
+        update_readme(args.readme, name, md)
 
 
 if __name__ == "__main__":
