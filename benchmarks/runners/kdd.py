@@ -321,6 +321,32 @@ def markdown(results: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
+def paired_with_npz(results: dict[str, Any], npz: dict[str, Any]) -> str:
+    """The raw-file runs next to the npz runs of the same seeds (``--source raw``)."""
+    lines = [
+        "",
+        "Paired with the npz runs of the same seeds (the same splits and initial weights; "
+        "`benchmarks/results/kdd.json`):",
+        "",
+        "| method | runs | F1 npz | F1 raw | raw - npz (mean ± std over runs) | ROC-AUC npz | "
+        "ROC-AUC raw |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    for name, raw in results["per_run"].items():
+        base = npz.get("per_run", {}).get(name, [])[: len(raw)]
+        if len(base) < len(raw):
+            continue
+        diff = [r["f1"] - b["f1"] for r, b in zip(raw, base, strict=True)]
+        d = mean_std(diff)
+        lines.append(
+            f"| {name} | {len(raw)} | {np.mean([b['f1'] for b in base]):.4f} | "
+            f"{np.mean([r['f1'] for r in raw]):.4f} | {d['mean']:+.4f} ± {d['std']:.4f} | "
+            f"{np.mean([b['roc_auc'] for b in base]):.4f} | "
+            f"{np.mean([r['roc_auc'] for r in raw]):.4f} |"
+        )
+    return "\n".join(lines)
+
+
 def main(argv: list[str] | None = None, prog: str = "memae benchmark kdd") -> None:
     parser = argparse.ArgumentParser(prog=prog, description=__doc__)
     parser.add_argument("--runs", type=int, default=None, help="runs (default 20, quick 1)")
@@ -384,6 +410,9 @@ def main(argv: list[str] | None = None, prog: str = "memae benchmark kdd") -> No
         source=args.source,
     )
     md = markdown(results)
+    npz_file = args.out / "kdd.json"
+    if args.source == "raw" and npz_file.is_file():
+        md += "\n" + paired_with_npz(results, json.loads(npz_file.read_text()))
     write_results(results, md, args.out, stem)
     partial.unlink(missing_ok=True)
     print(md)
