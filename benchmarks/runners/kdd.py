@@ -325,7 +325,8 @@ def paired_with_npz(results: dict[str, Any], npz: dict[str, Any]) -> str:
     """The raw-file runs next to the npz runs of the same seeds (``--source raw``)."""
     lines = [
         "",
-        "Paired with the npz runs of the same seeds (the same splits and initial weights; "
+        "Paired with the npz runs of the same seeds (the same splits and seeds; the input width "
+        "differs: the raw runs one-hot encode only the categories of their training rows; "
         "`benchmarks/results/kdd.json`):",
         "",
         "| method | runs | F1 npz | F1 raw | raw - npz (mean ± std over runs) | ROC-AUC npz | "
