@@ -98,3 +98,27 @@ def test_bf16_conv_backbone_on_mnist(mnist):
     # the same training in two precisions: the same ranking of the test images
     assert abs(aucs["fp32"] - aucs["bf16"]) <= 0.01, aucs
     assert spearmanr(scores["fp32"], scores["bf16"]).statistic > 0.99
+
+
+def test_speed_benchmark_records_the_cpu_and_the_flop_limit(kdd, tmp_path):
+    import json
+
+    from benchmarks.runners import speed
+
+    from .conftest import data_root
+
+    speed.main(["--quick", "--out", str(tmp_path), "--data", str(data_root())])
+    res = json.loads((tmp_path / "speed-quick.json").read_text())
+    assert set(res["cpu_features"]) >= {"avx512", "avx512_bf16", "amx_tile", "native_bf16"}
+    assert res["precision_auto"] == ("bf16" if native_bf16_cpu() else "fp32")
+    # the KDD MLP: 118-60-30-10-3 and back, 2 FLOPs per multiply-add
+    widths = [118, 60, 30, 10, 3]
+    assert res["mlp_forward_flops_per_row"] == 4 * sum(
+        a * b for a, b in zip(widths, widths[1:], strict=False)
+    )
+    for name in ("memae AE", "memae MemAE"):
+        row = res["results"][name]
+        for key in ("train_samples_per_s", "score_rows_per_s"):
+            share = row[f"{key}_share_of_flop_limit"]
+            assert 0 < share < 1  # below what the measured matmul rate allows
+    assert "FLOP limit: measured float32 matmul" in (tmp_path / "speed-quick.md").read_text()
