@@ -1,5 +1,7 @@
 """precision="fp32" | "bf16" | "auto": bf16 autocast of the backbones, float32 everywhere else."""
 
+from itertools import pairwise
+
 import numpy as np
 import pytest
 import torch
@@ -113,9 +115,7 @@ def test_speed_benchmark_records_the_cpu_and_the_flop_limit(kdd, tmp_path):
     assert res["precision_auto"] == ("bf16" if native_bf16_cpu() else "fp32")
     # the KDD MLP: 118-60-30-10-3 and back, 2 FLOPs per multiply-add
     widths = [118, 60, 30, 10, 3]
-    assert res["mlp_forward_flops_per_row"] == 4 * sum(
-        a * b for a, b in zip(widths, widths[1:], strict=False)
-    )
+    assert res["mlp_forward_flops_per_row"] == 4 * sum(a * b for a, b in pairwise(widths))
     for name in ("memae AE", "memae MemAE"):
         row = res["results"][name]
         for key in ("train_samples_per_s", "score_rows_per_s"):
