@@ -122,3 +122,17 @@ def test_speed_benchmark_records_the_cpu_and_the_flop_limit(kdd, tmp_path):
             share = row[f"{key}_share_of_flop_limit"]
             assert 0 < share < 1  # below what the measured matmul rate allows
     assert "FLOP limit: measured float32 matmul" in (tmp_path / "speed-quick.md").read_text()
+
+
+def test_cli_fit_takes_the_precision(tmp_path):
+    from memae.cli import main
+
+    X, _, _ = _planted()
+    np.save(tmp_path / "x.npy", X)
+    out = tmp_path / "m"
+    args = ["fit", str(tmp_path / "x.npy"), "--model", "ae", "--out", str(out)]
+    assert main([*args, "--epochs", "2", "--quiet", "--precision", "bf16"]) == 0
+    det = memae.load(out)
+    assert det.precision == "bf16" and det._amp_dtype() is torch.bfloat16
+    with pytest.raises(SystemExit):
+        main([*args, "--precision", "fp16"])

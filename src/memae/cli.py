@@ -19,7 +19,7 @@ from memae.tables import Columns, identifier_like
 #: the model knobs ``memae fit`` takes as options (on top of --config FILE.json)
 _KNOBS = (
     "epochs", "batch_size", "lr", "contamination", "random_state", "device",
-    "latent_dim", "memory_size", "hidden_dims",
+    "latent_dim", "memory_size", "hidden_dims", "precision",
 )  # fmt: skip
 _OUTPUT_FORMATS = (".csv", ".parquet", ".npy")
 
@@ -695,6 +695,13 @@ def _add_fit(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--contamination", type=float)
     p.add_argument("--random-state", type=int)
     p.add_argument("--device", default=None, help="auto (default), cpu or cuda")
+    p.add_argument(
+        "--precision",
+        choices=("auto", "fp32", "bf16"),
+        default=None,
+        help="bf16 autocast of the encoder and decoder; auto (default): bf16 where the "
+        "GPU or CPU computes it natively",
+    )
     p.add_argument("--checkpoint-dir", default=None, help="checkpoint (and resume) here")
     p.add_argument("--checkpoint-every", type=int, default=1, metavar="K")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
