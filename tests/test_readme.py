@@ -79,3 +79,31 @@ def test_help_does_not_import_torch() -> None:
     env = dict(os.environ, PYTHONPATH=str(ROOT / "src"))
     run = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True)
     assert run.returncode == 0, run.stderr[-2000:]
+
+
+#: the README blocks the benchmark runners rewrite (``update_readme``)
+RESULT_BLOCKS = {
+    "reproducibility", "scaling", "sanity", "kdd", "kdd-raw", "kdd-labelled", "kdd-transfer",
+    "mnist", "mnist-labelled", "cifar10", "ped2", "ped2-epochs30", "leaderboard",
+    "leaderboard-labelled", "latent", "speed",
+}  # fmt: skip
+RESULT_SECTIONS = (
+    "### KDDCUP99", "### MNIST and CIFAR-10 one-class", "### UCSD Ped2 video",
+    "### Every detector side by side", "### Labelled validation track",
+    "### Latent-space views", "### Speed",
+)  # fmt: skip
+
+
+def test_result_blocks_and_sections_are_all_there() -> None:
+    """An edit that drops a results section or a block marker fails here (a runner's
+    ``--readme`` would silently write nowhere)."""
+    text = README.read_text(encoding="utf-8")
+    starts = re.findall(r"<!-- ([\w-]+):start -->", text)
+    ends = re.findall(r"<!-- ([\w-]+):end -->", text)
+    assert starts == ends  # every block closed, in order, none nested
+    assert set(starts) >= RESULT_BLOCKS, RESULT_BLOCKS - set(starts)
+    for name in starts:
+        body = text.split(f"<!-- {name}:start -->", 1)[1].split(f"<!-- {name}:end -->", 1)[0]
+        assert body.strip(), f"the {name} block is empty"
+    positions = [text.find(s) for s in RESULT_SECTIONS]
+    assert min(positions) > 0 and positions == sorted(positions), positions
