@@ -663,9 +663,16 @@ class BaseDetector(DecisionMixin, ExplainMixin, BaseEstimator, metaclass=ABCMeta
     @torch.inference_mode()
     def _scores(self, arr: np.ndarray, batch_size: int | None = None) -> np.ndarray:
         out = np.empty(len(arr), dtype=np.float64)
-        for start, batch in self._batches(arr, batch_size):
-            scores = self._score_batch(self.network_, batch)
-            out[start : start + len(batch)] = scores.double().cpu().numpy()
+        if self.device_.type == "cpu":
+            for start, batch in self._batches(arr, batch_size):
+                scores = self._score_batch(self.network_, batch)
+                out[start : start + len(batch)] = scores.double().numpy()
+        else:  # on a GPU the scores stay there until the end: one host sync, not one a batch
+            parts = [
+                self._score_batch(self.network_, b).double()
+                for _, b in self._batches(arr, batch_size)
+            ]
+            out[:] = torch.cat(parts).cpu().numpy()
         if not np.isfinite(out).all():
             raise FloatingPointError(self._non_finite_reason(arr, out))
         return out

@@ -161,16 +161,28 @@ class Memory(nn.Module):
         # Shrunk weights are >= 0, so their L1 norm is the row sum.
         total = shrunk.sum(dim=1, keepdim=True)
         dead = total == 0
-        # While exporting (ONNX, torch.export) the graph cannot branch on data: it
-        # always takes the fallback path, which leaves rows with live weights unchanged.
+        # While exporting (ONNX, torch.export) the graph cannot branch on data, and on a
+        # GPU the branch would cost a host sync every batch: both always take the
+        # fallback path, which leaves rows with live weights unchanged (bit for bit).
         exporting = torch.compiler.is_exporting()
-        if exporting or bool(dead.any()):
+        branch_free = exporting or w.device.type != "cpu"
+        if branch_free or bool(dead.any()):
             nearest = F.one_hot(w.argmax(dim=1), self.num_items).to(w.dtype)
             shrunk = torch.where(dead, nearest, shrunk)
             total = torch.where(dead, torch.ones_like(total), total)
-            if not exporting:
-                self.last_dead_fraction = float(dead.float().mean())
+            if not exporting:  # a tensor; read (and synchronised) only when asked for
+                self._dead_fraction = dead.float().mean().detach()
         return shrunk / total
+
+    @property
+    def last_dead_fraction(self) -> float:
+        """Share of rows of the latest forward pass that fell back to their nearest item."""
+        dead = self.__dict__.get("_dead_fraction")
+        return 0.0 if dead is None else float(dead)
+
+    @last_dead_fraction.setter
+    def last_dead_fraction(self, value: float) -> None:
+        self.__dict__["_dead_fraction"] = None if value == 0.0 else torch.tensor(float(value))
 
     def forward(self, z: Tensor) -> MemoryOutput:
         if self.flatten and z.dim() > 2:
