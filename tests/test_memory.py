@@ -110,3 +110,20 @@ def test_bad_arguments_raise():
         Memory(10, 3, shrink_threshold=1.5)
     with pytest.raises(ValueError, match=r"\(B, 3\)"):
         Memory(10, 3)(torch.randn(4, 5))
+
+
+def test_branch_free_addressing_equals_the_branch(monkeypatch):
+    """The GPU path (no data-dependent branch, no host sync) gives the CPU path's
+    weights bit for bit, dead rows included, and the same dead fraction."""
+    torch.manual_seed(0)
+    mem = Memory(num_items=20, dim=4, shrink_threshold=0.1)  # lam > 1/N: some rows die
+    q = torch.randn(64, 4)
+    branch = mem.address(q)
+    dead = mem.last_dead_fraction
+    assert 0 < dead < 1
+    monkeypatch.setattr(Memory, "_branch_free", staticmethod(lambda w: True))
+    assert torch.equal(mem.address(q), branch)
+    assert mem.last_dead_fraction == dead
+    live = Memory(num_items=20, dim=4)  # lam = 1/N: no dead row, the fraction is 0
+    live.address(q)
+    assert live.last_dead_fraction == 0.0

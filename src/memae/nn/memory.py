@@ -165,7 +165,7 @@ class Memory(nn.Module):
         # GPU the branch would cost a host sync every batch: both always take the
         # fallback path, which leaves rows with live weights unchanged (bit for bit).
         exporting = torch.compiler.is_exporting()
-        branch_free = exporting or w.device.type != "cpu"
+        branch_free = exporting or self._branch_free(w)
         if branch_free or bool(dead.any()):
             nearest = F.one_hot(w.argmax(dim=1), self.num_items).to(w.dtype)
             shrunk = torch.where(dead, nearest, shrunk)
@@ -173,6 +173,11 @@ class Memory(nn.Module):
             if not exporting:  # a tensor; read (and synchronised) only when asked for
                 self._dead_fraction = dead.float().mean().detach()
         return shrunk / total
+
+    @staticmethod
+    def _branch_free(w: Tensor) -> bool:
+        """Whether to skip the data-dependent branch (on accelerators: no host sync)."""
+        return w.device.type != "cpu"
 
     @property
     def last_dead_fraction(self) -> float:
