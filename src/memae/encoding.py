@@ -143,11 +143,7 @@ class TableEncoder:
         else:
             cat = set(_names(categorical or (), columns, "categorical"))
         if isinstance(log1p, (bool, np.bool_)):
-            logged = set()
-            if log1p:  # every numeric column whose training values are all >= 0
-                for c in columns:
-                    if c not in cat and _numeric(X[by_name[c]], c, "X").min() >= 0:
-                        logged.add(c)
+            logged = None if log1p else set()  # None: every column with no negative value
         else:
             logged = set(_names(log1p, columns, "log1p"))
             both = sorted(logged & cat)
@@ -165,7 +161,9 @@ class TableEncoder:
                 infrequent[c] = tuple(str(u) for u in uniq[rare])
                 continue
             x = _numeric(values, c, "X")
-            if c in logged:
+            if logged is None:  # log1p=True: each numeric column read once, here
+                kinds.append("log1p" if x.min() >= 0 else "numeric")
+            elif c in logged:
                 if x.min() < 0:
                     raise ValueError(f"log1p column {c!r} has negative values in X")
                 kinds.append("log1p")
