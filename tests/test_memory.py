@@ -127,3 +127,81 @@ def test_branch_free_addressing_equals_the_branch(monkeypatch):
     live = Memory(num_items=20, dim=4)  # lam = 1/N: no dead row, the fraction is 0
     live.address(q)
     assert live.last_dead_fraction == 0.0
+
+
+def _literal(
+    sim: torch.Tensor, lam: float, eps: float = 1e-12
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """The paper's Eq. (6)-(7) and (9) as written, through autograd: weights and entropy."""
+    w = torch.softmax(sim, dim=1)
+    if lam > 0:
+        w = hard_shrink_relu(w, lam, eps)
+        w = w / w.sum(1, keepdim=True)
+    return w, -(w * torch.log(w + 1e-12)).sum(1)
+
+
+@pytest.mark.parametrize(("addressing", "lam"), [("cosine", 1 / 40), ("dot", 0.03), ("dot", 0.0)])
+def test_fused_addressing_matches_the_literal_formula(addressing, lam):
+    """Forward, entropy and gradients of the hand-written path equal the paper's formula
+    computed step by step by autograd (float64, eps -> 0)."""
+    torch.manual_seed(0)
+    mem = Memory(40, 6, shrink_threshold=lam, addressing=addressing).double()
+    q = torch.randn(32, 6, dtype=torch.float64, requires_grad=True)
+    out = mem(q)
+    g_out, g_ent = torch.randn_like(out.output), torch.randn(32, dtype=torch.float64)
+    grads = torch.autograd.grad(
+        (out.output * g_out).sum() + (out.entropy * g_ent).sum(), [q, mem.weight]
+    )
+
+    if addressing == "cosine":
+        sim = F.normalize(q, dim=1) @ F.normalize(mem.weight, dim=1).T
+    else:
+        sim = q @ mem.weight.T
+    w_ref, ent_ref = _literal(sim, lam, eps=1e-30)  # the eps -> 0 limit, in float64
+    ref = torch.autograd.grad(
+        ((w_ref @ mem.weight) * g_out).sum() + (ent_ref * g_ent).sum(), [q, mem.weight]
+    )
+    torch.testing.assert_close(out.attention, w_ref, rtol=1e-12, atol=1e-15)
+    torch.testing.assert_close(out.entropy, ent_ref, rtol=1e-9, atol=1e-12)  # log(w + 1e-12)
+    for mine, theirs in zip(grads, ref, strict=True):
+        torch.testing.assert_close(mine, theirs, rtol=1e-9, atol=1e-12)
+    if lam > 0:
+        assert (out.attention == 0).any()  # shrinkage did prune something
+    # the entropy field is the mean-entropy loss term's per-row form
+    torch.testing.assert_close(out.entropy.mean(), attention_entropy(out.attention))
+
+
+def test_fused_backward_passes_gradcheck():
+    """The hand-written backward against finite differences (float64)."""
+    from memae.nn.memory import _SparseAttention
+
+    torch.manual_seed(1)
+    sim = torch.randn(8, 12, dtype=torch.float64, requires_grad=True)
+    w = torch.softmax(sim.detach(), 1)
+    lam = 0.09
+    assert ((w - lam).abs() > 1e-5).all()  # steps of 1e-6 never cross the threshold
+
+    def f(s):
+        w, ent, _ = _SparseAttention.apply(s, lam, s.detach().amax(1, keepdim=True), False)
+        return w, ent
+
+    assert torch.autograd.gradcheck(f, (sim,))
+
+
+def test_weight_at_the_threshold_does_not_spike_the_gradient():
+    """The literal formula's eps = 1e-12 turns a weight a hair above lam into a huge
+    gradient (w * eps / (w - lam)^2); memae's gradient is the eps -> 0 limit."""
+    sim = torch.tensor([[2.0, 1.0, 0.0, -1.0]], dtype=torch.float64)
+    w = torch.softmax(sim, 1)
+    lam = float(w[0, 2]) - 1e-10  # item 2 is kept by 1e-10
+    mem = Memory(4, 4, shrink_threshold=lam, addressing="dot").double()
+    with torch.no_grad():
+        mem.weight.copy_(torch.eye(4, dtype=torch.float64))
+    q = sim.clone().requires_grad_()  # dot with the identity: the similarities are q
+    out = mem(q)
+    (out.attention[0, 0]).backward()
+    limit = q.grad.clone()
+    q2 = sim.clone().requires_grad_()
+    _literal(q2, lam)[0][0, 0].backward()
+    assert limit.abs().max() < 1  # a softmax's Jacobian entries are at most 1/4
+    assert q2.grad.abs().max() > 100 * limit.abs().max()  # the literal form spikes

@@ -122,6 +122,23 @@ def test_speed_benchmark_records_the_cpu_and_the_flop_limit(kdd, tmp_path):
             share = row[f"{key}_share_of_flop_limit"]
             assert 0 < share < 1  # below what the measured matmul rate allows
     assert "FLOP limit: measured float32 matmul" in (tmp_path / "speed-quick.md").read_text()
+    # the conv presets: both models in both precisions, below their FLOP limits
+    assert set(res["conv"]) == {"mnist", "cifar10", "ped2-cpu"}
+    for rows in res["conv"].values():
+        for name in ("AE", "MemAE"):
+            for precision in ("fp32", "auto"):
+                row = rows[f"{name} {precision}"]
+                assert row["precision_resolved"] == (
+                    "fp32" if precision == "fp32" else res["precision_auto"]
+                )
+                assert row["forward_flops_per_sample"] > 1e5  # conv layers were counted
+                assert 0 < row["train_share_of_flop_limit"] < 1
+                assert 0 < row["score_share_of_flop_limit"] < 1
+        profile = rows["MemAE training profile"]
+        assert len(profile) == 3 and 0 < sum(profile.values()) <= 1
+    assert (
+        "| ped2-cpu | MemAE train time vs AE (fp32) |" in (tmp_path / "speed-quick.md").read_text()
+    )
 
 
 def test_cli_fit_takes_the_precision(tmp_path):

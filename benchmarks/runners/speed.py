@@ -6,6 +6,16 @@ protocol (seed 0). PyOD runs with ``batch_norm=False, dropout_rate=0,
 preprocessing=False`` so that it trains the same network; its only structural
 difference is a tanh after the 3-d code layer, which PyOD always adds.
 
+The conv part (``--conv``, on by default) times the ``mnist`` and ``cifar10`` image
+presets and ``ped2-cpu`` clips for AE and MemAE in ``precision="fp32"`` and
+``"auto"``: training images (clips) per second in the faster of a second and a
+third epoch (the first pays one-off costs), and scoring per second (the faster of
+two passes). The inputs are random uint8 images of the presets' sizes: a network's
+cost does not depend on the pixel values. Each throughput is given with its FLOP
+limit (the measured matmul rate over the network's forward FLOPs, counted by
+``torch.utils.flop_counter``), and the torch operators that take most of a MemAE
+training step (from the profiler).
+
 Run ``python benchmarks/speed.py`` (or ``memae benchmark speed``).
 """
 
@@ -27,6 +37,13 @@ from memae.nn.precision import native_bf16_cpu
 
 #: issue 20's targets (issue 2's were 3x / 5x / 15%)
 TARGETS = {"train_vs_pyod": 5.0, "score_vs_pyod": 10.0, "memae_overhead": 0.10, "rows_per_s": 1e6}
+#: conv presets timed: (samples per timed epoch, quick samples, one input's shape)
+CONV = {
+    "mnist": (2048, 256, (28, 28)),
+    "cifar10": (1024, 128, (32, 32, 3)),
+    "ped2-cpu": (224, 28, (1, 16, 64, 64)),
+}
+PRECISIONS = ("fp32", "auto")
 
 
 def cpu_features() -> dict[str, bool]:
@@ -85,6 +102,7 @@ def _pyod(epochs: int, batch_size: int):
 def run(
     epochs: int = 5, repeats: int = 3, quick: bool = False, data: str | None = None,
     command: tuple[str, list[str] | None] = ("memae benchmark speed", None),
+    conv: bool = True,
 ) -> dict[str, Any]:  # fmt: skip
     X, y = load_kdd(data)
     train, _ = kdd_split(y, seed=0)
@@ -169,7 +187,70 @@ def run(
         "results": rows,
         "ratios": ratios,
         "memae_scoring_profile": profile,
+        "conv": conv_speed(quick, gflops) if conv else {},
     }
+
+
+def forward_flops(det: Any, x: torch.Tensor) -> float:
+    """Forward FLOPs per sample of a fitted detector's network (torch's flop counter)."""
+    from torch.utils.flop_counter import FlopCounterMode
+
+    net = det.network_.eval()
+    with torch.no_grad(), FlopCounterMode(display=False) as counter:
+        net(x)
+    return counter.get_total_flops() / len(x)
+
+
+def top_operators(det: Any, x: torch.Tensor, n: int = 3) -> dict[str, float]:
+    """Share of one training step's CPU time per torch operator (the largest ``n``)."""
+    from torch.profiler import profile
+
+    net = det.network_.train()
+    with profile() as prof:
+        det._loss(net, x)["loss"].backward()
+    averages = prof.key_averages()
+    total = sum(e.self_cpu_time_total for e in averages)
+    shares = {e.key: e.self_cpu_time_total / total for e in averages}
+    return dict(sorted(shares.items(), key=lambda kv: -kv[1])[:n])
+
+
+def conv_speed(quick: bool = False, gflops: float | None = None) -> dict[str, Any]:
+    """Training and scoring throughput of the conv presets, AE and MemAE, per precision."""
+    gflops = matmul_gflops() if gflops is None else gflops
+    out: dict[str, Any] = {}
+    for preset, (n_full, n_quick, shape) in CONV.items():
+        n = n_quick if quick else n_full
+        X = np.random.default_rng(0).integers(0, 256, (n, *shape), dtype=np.uint8)
+        rows: dict[str, Any] = {}
+        for name, cls in (("AE", AutoEncoder), ("MemAE", MemAE)):
+            for precision in PRECISIONS:
+                det = cls.from_preset(
+                    preset, epochs=3, validation_fraction=0.0, patience=None,
+                    precision=precision, device="cpu", random_state=0,
+                )  # fmt: skip
+                marks: list[float] = []
+                start = time.perf_counter()
+                det.fit(X, callbacks=(lambda *_, m=marks: m.append(time.perf_counter()),))
+                epoch_s = min(np.diff(marks))  # the faster of epochs 2 and 3
+                det.decision_function(X[:64])  # warm-up
+                score_s = _best_of(lambda det=det, X=X: det.decision_function(X), 2)
+                rows[f"{name} {precision}"] = {
+                    "train_per_s": n / epoch_s,
+                    "score_per_s": n / score_s,
+                    "first_epoch_seconds": marks[0] - start,
+                    "precision_resolved": "bf16" if det._amp_dtype() else "fp32",
+                }
+            batch = next(det._batches(det._check_input(X[:64]), 64))[1]
+            flops = forward_flops(det, batch)
+            for precision in PRECISIONS:
+                r = rows[f"{name} {precision}"]
+                r["forward_flops_per_sample"] = flops
+                r["train_share_of_flop_limit"] = r["train_per_s"] * 3 * flops / (gflops * 1e9)
+                r["score_share_of_flop_limit"] = r["score_per_s"] * flops / (gflops * 1e9)
+            if name == "MemAE":
+                rows["MemAE training profile"] = top_operators(det, batch)
+        out[preset] = rows
+    return out
 
 
 def _one_epoch(name: str) -> dict[str, int]:
@@ -257,7 +338,66 @@ def markdown(res: dict[str, Any]) -> str:
         lines.append(f"| {label} | {shown} | {'yes' if met else 'no'} |")
     top = ", ".join(f"{op} {share:.0%}" for op, share in res["memae_scoring_profile"].items())
     lines += ["", f"MemAE scoring time by torch operator: {top}."]
+    if res.get("conv"):
+        lines += ["", *conv_markdown(res)]
     return "\n".join(lines)
+
+
+def conv_markdown(res: dict[str, Any]) -> list[str]:
+    """The conv presets' table, the MemAE/AE and auto/fp32 ratios and the profiles."""
+    auto = res["precision_auto"]
+    lines = [
+        "Conv presets (random uint8 inputs of the presets' sizes; training: the faster of "
+        "epochs 2 and 3; scoring: the faster of two passes; `ped2-cpu` counts 16-frame clips), "
+        f'`precision="auto"` = {auto} here:',
+        "",
+        "| preset | model | precision | train /s | score /s | share of the FLOP limit "
+        "(train / score) |",
+        "|---|---|---|---|---|---|",
+    ]
+    checks = []
+    for preset, rows in res["conv"].items():
+        for key, r in rows.items():
+            if "profile" in key:
+                continue
+            name, precision = key.split()
+            lines.append(
+                f"| {preset} | {name} | {precision} | {r['train_per_s']:,.0f} | "
+                f"{r['score_per_s']:,.0f} | {r['train_share_of_flop_limit']:.1%} / "
+                f"{r['score_share_of_flop_limit']:.1%} |"
+            )
+        for precision in PRECISIONS:
+            ae, mem = rows[f"AE {precision}"], rows[f"MemAE {precision}"]
+            for what in ("train", "score"):
+                extra = ae[f"{what}_per_s"] / mem[f"{what}_per_s"] - 1
+                checks.append((preset, f"MemAE {what} time vs AE ({precision})", extra))
+        for name in ("AE", "MemAE"):
+            fp32, au = rows[f"{name} fp32"], rows[f"{name} auto"]
+            checks.append(
+                (
+                    preset,
+                    f"{name} auto vs fp32 training speed",
+                    au["train_per_s"] / fp32["train_per_s"],
+                )
+            )
+    goal = res["targets"]["memae_overhead"]
+    lines += ["", "| preset | ratio | measured | target |", "|---|---|---|---|"]
+    for preset, label, value in checks:
+        if "auto vs fp32" in label:
+            target = (
+                ">= 1.5x with native bf16" if auto == "bf16" else "not slower (auto is fp32 here)"
+            )
+            lines.append(f"| {preset} | {label} | {value:.2f}x | {target} |")
+        else:
+            met = "met" if value <= goal else "missed"
+            lines.append(f"| {preset} | {label} | {value:+.1%} | <= {goal:.0%}: {met} |")
+    profiles = "; ".join(
+        f"{preset}: "
+        + ", ".join(f"{op} {share:.0%}" for op, share in rows["MemAE training profile"].items())
+        for preset, rows in res["conv"].items()
+    )
+    lines += ["", f"Largest operators of a MemAE training step (fp32): {profiles}."]
+    return lines
 
 
 def main(argv: list[str] | None = None, prog: str = "memae benchmark speed") -> None:
@@ -268,8 +408,18 @@ def main(argv: list[str] | None = None, prog: str = "memae benchmark speed") -> 
     parser.add_argument("--data", default=None, help="kdd_cup.npz or the data folder")
     parser.add_argument("--out", type=Path, default=Path("benchmarks/results"))
     parser.add_argument("--readme", type=Path, default=None, help="README to update")
+    parser.add_argument(
+        "--no-conv", action="store_true", help="skip the conv presets (mnist, cifar10, ped2-cpu)"
+    )
     args = parser.parse_args(argv)
-    res = run(args.epochs, args.repeats, args.quick, args.data, command=(prog, argv))
+    res = run(
+        args.epochs,
+        args.repeats,
+        args.quick,
+        args.data,
+        command=(prog, argv),
+        conv=not args.no_conv,
+    )
     md = markdown(res)
     write_results(res, md, args.out, "speed-quick" if args.quick else "speed")
     print(md)

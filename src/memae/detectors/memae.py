@@ -12,7 +12,7 @@ from torch import Tensor, nn
 
 from memae.constraints import Interval, Real, StrOptions, non_negative, positive, positive_int
 from memae.detectors.base import BaseDetector, ReconstructionMixin, shared_params
-from memae.nn import AutoEncoderNet, Memory, attention_entropy, squared_error
+from memae.nn import AutoEncoderNet, Memory, squared_error
 from memae.nn.memory import Addressing
 from memae.preprocessing import Preprocessing, network_shape
 
@@ -147,5 +147,6 @@ precision, random_state, verbose
     def _loss(self, model: nn.Module, batch: Tensor) -> dict[str, Tensor]:
         out = model(batch)
         recon = squared_error(batch, out.reconstruction).mean()
-        loss = recon + self.entropy_weight * attention_entropy(out.attention)
+        # out.entropy: the closed-form row entropies (= attention_entropy(out.attention))
+        loss = recon + self.entropy_weight * out.entropy.mean()
         return {"loss": loss, "validation": recon}

@@ -20,11 +20,14 @@ class AutoEncoderOutput(NamedTuple):
         ``z``, the encoder's output (the memory query).
     attention : Tensor or None
         The memory's addressing weights ``(Q, N)``; ``None`` without a memory.
+    entropy : Tensor or None
+        The entropy of every row of ``attention``, ``(Q,)``; ``None`` without a memory.
     """
 
     reconstruction: Tensor
     code: Tensor
     attention: Tensor | None
+    entropy: Tensor | None = None
 
 
 class AutoEncoderNet(nn.Module):
@@ -55,4 +58,4 @@ class AutoEncoderNet(nn.Module):
         if self.memory is None:
             return AutoEncoderOutput(self.decoder(z), z, None)
         read = self.memory(z)
-        return AutoEncoderOutput(self.decoder(read.output), z, read.attention)
+        return AutoEncoderOutput(self.decoder(read.output), z, read.attention, read.entropy)
