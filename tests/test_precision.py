@@ -153,3 +153,20 @@ def test_cli_fit_takes_the_precision(tmp_path):
     assert det.precision == "bf16" and det._amp_dtype() is torch.bfloat16
     with pytest.raises(SystemExit):
         main([*args, "--precision", "fp16"])
+
+
+def test_scoring_batches_grow_with_free_gpu_memory(monkeypatch):
+    """On CPU a scoring batch holds about 4M input floats; on a GPU it is sized from the
+    free memory (mem_get_info, stubbed here: no GPU in CI), never below the CPU size."""
+    import memae.detectors.base as base
+
+    X, _, _ = _planted()
+    det = memae.AutoEncoder(epochs=1, random_state=0).fit(X)
+    d = X.shape[1]
+    assert det._default_batch_size() == base._INFERENCE_ELEMENTS // d
+    det.device_ = torch.device("cuda")  # only the sizing rule is exercised
+    free = 64 * 2**30  # 64 GiB free: a 1/64 share is 1 GiB of float32 input
+    monkeypatch.setattr(torch.cuda, "mem_get_info", lambda device=None: (free, 2 * free))
+    assert det._default_batch_size() == (2**30 // 4) // d
+    monkeypatch.setattr(torch.cuda, "mem_get_info", lambda device=None: (2**20, 2**30))
+    assert det._default_batch_size() == base._INFERENCE_ELEMENTS // d

@@ -51,7 +51,10 @@ from memae.validation import check_array
 #: labelled metrics for ``fit(validation_data=...)`` (higher is better)
 SELECTION_METRICS = {"roc_auc": roc_auc_score, "average_precision": average_precision_score}
 
-_INFERENCE_ELEMENTS = 1 << 22  # floats per scoring batch (about 16 MB of input)
+_INFERENCE_ELEMENTS = 1 << 22  # floats per scoring batch on CPU (about 16 MB of input)
+# On a GPU, a scoring batch's input may take this share of the free memory (the
+# activations of the deepest preset network take a few dozen times its input).
+_CUDA_INPUT_SHARE = 1 / 64
 _MAX_FEATURES = 1 << 28  # values per sample a model file may describe (a 16k x 16k image)
 _SCORES_KEY = "fitted.decision_scores"  # the training scores' tensor in the model file
 _CALIBRATION_KEY = "fitted.calibration_scores"  # held-out scores (memae.detectors.decisions)
@@ -647,7 +650,13 @@ class BaseDetector(DecisionMixin, ExplainMixin, BaseEstimator, metaclass=ABCMeta
         return (self.decision_function(X) > self.threshold_).astype(np.int64)
 
     def _default_batch_size(self) -> int:
-        return max(1, _INFERENCE_ELEMENTS // int(np.prod(self.sample_shape_)))
+        """Rows per scoring batch: about 16 MB of input on CPU (it stays in cache-sized
+        blocks), and on a GPU as much as :data:`_CUDA_INPUT_SHARE` of its free memory."""
+        elements = _INFERENCE_ELEMENTS
+        if self.device_.type == "cuda":
+            free, _ = torch.cuda.mem_get_info(self.device_)
+            elements = max(elements, int(free * _CUDA_INPUT_SHARE) // 4)
+        return max(1, elements // int(np.prod(self.sample_shape_)))
 
     def _batches(self, arr: np.ndarray, batch_size: int | None) -> Iterator[tuple[int, Tensor]]:
         """``(start, preprocessed batch on the device)`` over ``arr``, in eval mode."""
@@ -658,7 +667,10 @@ class BaseDetector(DecisionMixin, ExplainMixin, BaseEstimator, metaclass=ABCMeta
             block = arr[start : start + bs]
             if not block.flags.writeable:  # read-only memory map: torch wants its own copy
                 block = block.copy()
-            yield start, self.scaler_(torch.from_numpy(block).to(self.device_, non_blocking=True))
+            batch = torch.from_numpy(block)
+            if self.device_.type == "cuda":  # a pinned copy: the transfer runs asynchronously
+                batch = batch.pin_memory()
+            yield start, self.scaler_(batch.to(self.device_, non_blocking=True))
 
     @torch.inference_mode()
     def _scores(self, arr: np.ndarray, batch_size: int | None = None) -> np.ndarray:
