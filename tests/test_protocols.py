@@ -248,3 +248,36 @@ def test_leaderboard_labelled_track_rows(monkeypatch):
         assert not set(val) & set(test)
         scores = X_all[test, 0].astype(np.float64)
         assert row["auc"] == pytest.approx(roc_auc_score(data_y[test], scores))
+
+
+def test_tracks_table_by_hand(tmp_path):
+    """The side-by-side table reads each track's file, computes the ODDS mean over files
+    and says which paper figure only the labelled track reaches."""
+    from benchmarks.runners import tracks
+
+    def summary(**figures):
+        return {"summary": {m: {"f1": {"mean": v}, "auc": {"mean": v}} for m, v in figures.items()}}
+
+    files = {
+        "kdd": summary(AE=0.95, MemAE=0.96),
+        "kdd-labelled": summary(AE=0.93, MemAE=0.97),  # MemAE: 0.97 >= paper 0.9641
+        "mnist-seed0": summary(MemAE=0.98),  # already at the paper's 0.9751 unsupervised
+        "leaderboard": {
+            "results": {"odds": {"a": {"AE": {"auc": 0.8}}, "b": {"AE": {"auc": 0.9}}}}
+        },
+    }
+    for name, res in files.items():
+        (tmp_path / f"{name}.json").write_text(json.dumps(res))
+    tracks.main(["--results", str(tmp_path)])
+    rows = {
+        (r["benchmark"].split()[0], r["method"]): r
+        for r in json.loads((tmp_path / "tracks.json").read_text())["rows"]
+    }
+    assert rows[("ODDS", "AE")]["unsupervised"] == pytest.approx(0.85)
+    assert rows[("ODDS", "AE")]["labelled"] is None  # no labelled leaderboard file
+    assert rows[("KDDCUP99", "MemAE")]["paper"] == 0.9641
+    md = (tmp_path / "tracks.md").read_text()
+    assert "| KDDCUP99 F1 (20 runs) | MemAE | 0.9600 | 0.9700 | +0.0100 | 0.9641 |" in md
+    assert "| no (-0.0041) | yes |" in md
+    assert "the unsupervised track does not: MemAE on KDDCUP99 F1 (20 runs)." in md
+    assert ("MNIST", "AE") not in rows  # neither track has it

@@ -1,0 +1,134 @@
+"""The two benchmark tracks side by side, next to the papers (issue 24).
+
+Reads the result files the other benchmarks wrote (nothing is re-run) and puts, for
+AE, MemAE, LatentNormAE and CompactVAE, the "unsupervised" figure (epochs chosen on
+the unlabelled validation loss) next to the "labelled validation" figure (epochs
+chosen on a few labelled rows held out of the test set) and the paper's:
+
+- KDDCUP99: F1, 20 runs (``kdd.json``, ``kdd-labelled.json``);
+- ODDS: mean ROC-AUC over the 17 files, 5 seeds (``leaderboard.json``,
+  ``leaderboard-labelled.json``), and Toll's Arrhythmia split;
+- MNIST one-class: mean ROC-AUC over the 10 classes, seed 0 (``mnist-seed0.json``,
+  ``mnist-labelled.json``).
+
+A paper figure is "reached" by a track when that track's figure is at or above it.
+
+Run ``python benchmarks/tracks.py --readme README.md``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from benchmarks.runners import images, kdd
+from benchmarks.runners.report import environment, update_readme, write_results
+
+METHODS = ("AE", "MemAE", "LatentNormAE", "CompactVAE-sphere")
+#: (benchmark, unsupervised file, labelled file, metric)
+SOURCES = (
+    ("KDDCUP99 F1 (20 runs)", "kdd", "kdd-labelled", "f1"),
+    ("ODDS mean ROC-AUC (17 files, 5 seeds)", "leaderboard", "leaderboard-labelled", "odds"),
+    ("Arrhythmia, Toll's split, ROC-AUC", "leaderboard", "leaderboard-labelled", "toll"),
+    ("MNIST one-class ROC-AUC (seed 0)", "mnist-seed0", "mnist-labelled", "auc"),
+)
+PAPERS = {
+    "KDDCUP99 F1 (20 runs)": {m: v["f1"] for m, v in kdd.PAPER.items() if m in METHODS},
+    "MNIST one-class ROC-AUC (seed 0)": {
+        m: v for m, v in images.PAPER["mnist"].items() if m in METHODS
+    },
+}
+
+
+def figure(res: dict[str, Any] | None, metric: str, method: str) -> float | None:
+    """One method's headline figure in one result file (None where it was not run)."""
+    if res is None:
+        return None
+    if metric in ("odds", "toll"):
+        per_file = res["results"].get(metric, {})
+        values = [row[method]["auc"] for row in per_file.values() if method in row]
+        return float(np.mean(values)) if values and len(values) == len(per_file) else None
+    row = res.get("summary", {}).get(method)
+    return None if row is None else float(row[metric]["mean"])
+
+
+def run(results_dir: Path, command: tuple[str, list[str] | None]) -> dict[str, Any]:
+    def load(name: str) -> dict[str, Any] | None:
+        path = results_dir / f"{name}.json"
+        return json.loads(path.read_text()) if path.is_file() else None
+
+    rows = []
+    for bench, unsup, lab, metric in SOURCES:
+        u, lb = load(unsup), load(lab)
+        for method in METHODS:
+            pair = (figure(u, metric, method), figure(lb, metric, method))
+            if pair == (None, None):
+                continue
+            paper = PAPERS.get(bench, {}).get(method)
+            rows.append(
+                {
+                    "benchmark": bench,
+                    "method": method,
+                    "unsupervised": pair[0],
+                    "labelled": pair[1],
+                    "paper": paper,
+                    "sources": [f"{unsup}.json", f"{lab}.json"],
+                }
+            )
+    return {"benchmark": "tracks", "environment": environment(*command), "rows": rows}
+
+
+def _reached(value: float | None, paper: float | None) -> str:
+    if value is None or paper is None:
+        return "–"
+    return "yes" if value >= paper else f"no ({value - paper:+.4f})"
+
+
+def markdown(res: dict[str, Any]) -> str:
+    lines = [
+        "Both tracks next to the papers, from the committed result files, "
+        f"`{res['environment']['command']}`:",
+        "",
+        "| benchmark | method | unsupervised | labelled validation | labelled - unsupervised "
+        "| paper | unsupervised reaches it | labelled reaches it |",
+        "|---|---|---|---|---|---|---|---|",
+    ]
+    only_labelled = []
+    for r in res["rows"]:
+        u, lb, p = r["unsupervised"], r["labelled"], r["paper"]
+
+        def cell(v: float | None) -> str:
+            return "not run" if v is None else f"{v:.4f}"
+
+        diff = "–" if u is None or lb is None else f"{lb - u:+.4f}"
+        lines.append(
+            f"| {r['benchmark']} | {r['method']} | {cell(u)} | {cell(lb)} | {diff} | "
+            f"{'–' if p is None else p} | {_reached(u, p)} | {_reached(lb, p)} |"
+        )
+        if p is not None and lb is not None and lb >= p and (u is None or u < p):
+            only_labelled.append(f"{r['method']} on {r['benchmark']}")
+    lines += [
+        "",
+        "Paper figures that the labelled track reaches and the unsupervised track does not: "
+        + (", ".join(only_labelled) if only_labelled else "none")
+        + ".",
+    ]
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None, prog: str = "python benchmarks/tracks.py") -> None:
+    parser = argparse.ArgumentParser(prog=prog, description=__doc__)
+    parser.add_argument("--results", type=Path, default=Path("benchmarks/results"))
+    parser.add_argument("--out", type=Path, default=None, help="default: --results")
+    parser.add_argument("--readme", type=Path, default=None, help="README to update")
+    args = parser.parse_args(argv)
+    res = run(args.results, (prog, argv))
+    md = markdown(res)
+    write_results(res, md, args.out or args.results, "tracks")
+    print(md)
+    if args.readme is not None:
+        update_readme(args.readme, "tracks", md)
