@@ -85,7 +85,7 @@ def test_help_does_not_import_torch() -> None:
 RESULT_BLOCKS = {
     "reproducibility", "scaling", "sanity", "kdd", "kdd-raw", "kdd-labelled", "kdd-transfer",
     "mnist", "mnist-labelled", "cifar10", "ped2", "ped2-epochs30", "leaderboard",
-    "leaderboard-labelled", "tracks", "latent", "speed",
+    "leaderboard-labelled", "tracks", "latent", "speed", "speed-paired",
 }  # fmt: skip
 RESULT_SECTIONS = (
     "### KDDCUP99", "### MNIST and CIFAR-10 one-class", "### UCSD Ped2 video",
