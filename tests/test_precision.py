@@ -170,3 +170,22 @@ def test_scoring_batches_grow_with_free_gpu_memory(monkeypatch):
     assert det._default_batch_size() == (2**30 // 4) // d
     monkeypatch.setattr(torch.cuda, "mem_get_info", lambda device=None: (2**20, 2**30))
     assert det._default_batch_size() == base._INFERENCE_ELEMENTS // d
+
+
+def test_paired_overhead_benchmark(kdd, tmp_path):
+    """--paired: every preset, both models, positive medians, overhead = ratio - 1."""
+    import json
+
+    from benchmarks.runners import speed
+
+    from .conftest import data_root
+
+    speed.main(["--paired", "--quick", "--out", str(tmp_path), "--data", str(data_root())])
+    res = json.loads((tmp_path / "speed-paired-quick.json").read_text())
+    assert set(res["paired"]) == {"kdd", "mnist", "cifar10", "ped2-cpu"}
+    for row in res["paired"].values():
+        med = row["median_seconds"]
+        assert all(med[m][k] > 0 for m in ("AE", "MemAE") for k in ("train", "score"))
+        ratio = med["MemAE"]["train"] / med["AE"]["train"] - 1
+        assert row["memae_extra_train"] == pytest.approx(ratio)
+    assert "| kdd | 1024 |" in (tmp_path / "speed-paired-quick.md").read_text()
