@@ -84,7 +84,8 @@ def test_help_does_not_import_torch() -> None:
 #: the README blocks the benchmark runners rewrite (``update_readme``)
 RESULT_BLOCKS = {
     "reproducibility", "scaling", "sanity", "kdd", "kdd-raw", "kdd-labelled", "kdd-transfer",
-    "mnist", "mnist-labelled", "cifar10", "ped2", "ped2-epochs30", "leaderboard",
+    "mnist", "mnist-labelled", "cifar10", "ped2", "ped2-epochs30", "ped2-speed-64x64",
+    "ped2-speed-128x128", "leaderboard",
     "leaderboard-labelled", "tracks", "latent", "speed", "speed-paired",
 }  # fmt: skip
 RESULT_SECTIONS = (

@@ -254,3 +254,32 @@ def test_video_memae_separates_a_fast_object_and_round_trips(tmp_path):
     again = AutoEncoder(hidden_dims=(4,), latent_dim=4, epochs=1, random_state=3)
     a = again.fit(train.windows(8)).decision_function(clips)
     np.testing.assert_array_equal(a, again.fit(train.windows(8)).decision_function(clips))
+
+
+def test_speed_only_times_a_preset_at_another_frame_size(tmp_path):
+    """`benchmarks/video.py --speed-only --frame-size H W`: the preset's network on real
+    clips of that size, no training run; the table names the size actually timed."""
+    import json
+
+    from memae.datasets import DataNotFoundError
+
+    try:
+        load_ped2("training", data_root(), size=(32, 32))
+    except DataNotFoundError:
+        pytest.skip("shared Ped2 data not found (set MEMAE_DATA)")
+
+    from benchmarks.runners import video
+
+    video.main(
+        ["--speed-only", "--speed-presets", "ped2-cpu", "--frame-size", "32", "32",
+         "--speed-clips", "7", "--data", str(data_root()), "--out", str(tmp_path)]
+    )  # fmt: skip
+    res = json.loads((tmp_path / "ped2-speed-32x32.json").read_text())
+    rows = res["speed"]["ped2-cpu"]
+    assert set(rows) == {"AE", "MemAE-nonSpar", "MemAE"}
+    for r in rows.values():
+        assert r["frame_size"] == [32, 32] and r["clips_timed"] == 7
+        assert r["train_seconds_per_clip"] > 0 and r["score_frames_per_second"] > 0
+    assert (
+        "(32x32 frames) timed on 7 training clips" in (tmp_path / "ped2-speed-32x32.md").read_text()
+    )

@@ -77,9 +77,12 @@ def _frame_size(preset: str, quick: bool) -> tuple[int, int]:
 
 
 @cache
-def load_data(preset: str, data: str | None, quick: bool) -> tuple[Videos, Videos]:
-    """Training and test videos at the preset's frame size (quick: the first 2 of each)."""
-    size = _frame_size(preset, quick)
+def load_data(
+    preset: str, data: str | None, quick: bool, size: tuple[int, int] | None = None
+) -> tuple[Videos, Videos]:
+    """Training and test videos at the preset's frame size, or ``size`` (quick: the first
+    2 videos of each split)."""
+    size = size or _frame_size(preset, quick)
     train, test = (load_ped2(split, data, size=size) for split in ("training", "testing"))
     if quick:
         train, test = (_first_videos(v, QUICK["videos"]) for v in (train, test))
@@ -180,19 +183,23 @@ def run_method(
     }
 
 
-def speed_only(preset: str, data: str | None) -> dict[str, Any]:
+def speed_only(
+    preset: str, data: str | None, size: tuple[int, int] | None = None, clips: int | None = None
+) -> dict[str, Any]:
     """Per method: the time of a training epoch and of scoring, measured on a few real clips.
 
     Three epochs are run and the faster of the second and third is timed (the first
     pays one-off costs); the time per clip is extrapolated to an epoch of the preset's
-    training clips. Steps take ``SPEED_BATCH`` clips (at most the preset's batch) to
-    bound CPU memory; ``SPEED_CLIPS`` sets how many clips. Scoring is timed three
-    times; the fastest counts.
+    training clips. ``size`` times the preset's network on frames of another size
+    (the strides make any multiple of 16 work). Steps take ``SPEED_BATCH`` clips (at
+    most the preset's batch) to bound CPU memory; ``clips`` (default ``SPEED_CLIPS``)
+    sets how many clips. Scoring is timed three times; the fastest counts.
     """
-    train, _ = load_data(preset, data, False)
+    train, _ = load_data(preset, data, False, size)
     length = PRESETS[preset].data["clip_length"]
     every = train.windows(length)
-    clips = every.select(slice(0, SPEED_CLIPS.get(preset, 14)))
+    n_clips = clips or SPEED_CLIPS.get(preset, 14)
+    clips = every.select(slice(0, n_clips))
     preset_batch = PRESETS[preset].common["batch_size"]
     val = PRESETS[preset].common["validation_fraction"]
     batch = min(SPEED_BATCH, preset_batch)
@@ -215,6 +222,7 @@ def speed_only(preset: str, data: str | None) -> dict[str, Any]:
             "epoch_seconds_extrapolated": step_s * round(len(every) * (1 - val)),
             "score_frames_per_second": 1.0 / score_s,
             "clips_timed": len(clips),
+            "frame_size": list(size or PRESETS[preset].data["frame_size"]),
             "batch_size": batch,
             "preset_batch_size": preset_batch,
             "device": str(det.device_),
@@ -361,28 +369,34 @@ def markdown(results: dict[str, Any]) -> str:
     if "AE" in rows and "MemAE" in rows and results["preset"] not in results["speed"]:
         lines += ["", _overhead(rows, "epoch_seconds")]
     for other, per in results["speed"].items():
-        first = next(iter(per.values()))
-        lines += [
-            "",
-            f"Preset `{other}` ({'x'.join(map(str, PRESETS[other].data['frame_size']))} "
-            f"frames) timed on {first['clips_timed']} training clips in batches of "
-            f"{first['batch_size']} (the faster of epochs 2 and 3; the time per clip extrapolated "
-            "to a full epoch; scoring: the fastest of three passes):",
-            "",
-            "| method | training s/clip | training s/epoch (extrapolated) | scoring frames/s | "
-            "device |",
-            "|---|---|---|---|---|",
-        ]
-        for name, r in per.items():
-            lines.append(
-                f"| {name} | {r['train_seconds_per_clip']:.3f} | "
-                f"{r['epoch_seconds_extrapolated']:,.0f} | {r['score_frames_per_second']:.2f} | "
-                f"{r['device']}, {r['torch_threads']} threads |"
-            )
-        if "AE" in per and "MemAE" in per:
-            lines += ["", _overhead(per, "train_seconds_per_clip")]
+        lines += ["", *speed_table(other, per)]
     lines += ["", f"Measured on {env['cpu']} ({env['cpu_count']} cores), CUDA: {env['cuda']}."]
     return "\n".join(lines)
+
+
+def speed_table(preset: str, per: dict[str, Any]) -> list[str]:
+    """The timing table of one preset (:func:`speed_only`'s result)."""
+    first = next(iter(per.values()))
+    size = first.get("frame_size", PRESETS[preset].data["frame_size"])
+    lines = [
+        f"Preset `{preset}` ({'x'.join(map(str, size))} frames) timed on "
+        f"{first['clips_timed']} training clips in batches of {first['batch_size']} (the faster "
+        "of epochs 2 and 3; the time per clip extrapolated to a full epoch; scoring: the "
+        "fastest of three passes):",
+        "",
+        "| method | training s/clip | training s/epoch (extrapolated) | scoring frames/s "
+        "| device |",
+        "|---|---|---|---|---|",
+    ]
+    for name, r in per.items():
+        lines.append(
+            f"| {name} | {r['train_seconds_per_clip']:.3f} | "
+            f"{r['epoch_seconds_extrapolated']:,.0f} | {r['score_frames_per_second']:.2f} | "
+            f"{r['device']}, {r['torch_threads']} threads |"
+        )
+    if "AE" in per and "MemAE" in per:
+        lines += ["", _overhead(per, "train_seconds_per_clip")]
+    return lines
 
 
 def _overhead(rows: dict[str, Any], train_key: str) -> str:
@@ -458,7 +472,17 @@ def main(argv: list[str] | None = None, prog: str = "memae benchmark ped2") -> N
         help=f"'labelled': test videos {', '.join(VALIDATION_VIDEOS)} choose the checkpoints "
         "and leave the test set",
     )
+    parser.add_argument(
+        "--speed-only",
+        action="store_true",
+        help="only time the --speed-presets (no training run); with --frame-size, at that size",
+    )
+    parser.add_argument("--frame-size", type=int, nargs=2, default=None, metavar=("H", "W"))
+    parser.add_argument("--speed-clips", type=int, default=None, help="clips to time")
     args = parser.parse_args(argv)
+    if args.speed_only:
+        _speed_main(args, prog, argv)
+        return
     labelled = args.track == "labelled"
     speed = args.speed_presets
     if speed is None:
@@ -483,6 +507,24 @@ def main(argv: list[str] | None = None, prog: str = "memae benchmark ped2") -> N
         figures(results, workdir / stem, args.out / "figures", args.data)
     print(md)
     if args.readme is not None and not args.quick:
+        update_readme(args.readme, stem, md)
+
+
+def _speed_main(args: argparse.Namespace, prog: str, argv: list[str] | None) -> None:
+    """``--speed-only``: time presets on a few clips, at their frame size or another."""
+    size = tuple(args.frame_size) if args.frame_size else None
+    presets = args.speed_presets or ["ped2-cpu"]
+    speed = {p: speed_only(p, args.data, size, args.speed_clips) for p in presets}
+    env = environment(prog, argv)
+    stem = "ped2-speed" + (f"-{size[0]}x{size[1]}" if size else "")
+    lines = []
+    for other, per in speed.items():
+        lines += [*speed_table(other, per), ""]
+    lines += [f"`{env['command']}` on {env['cpu']} ({env['cpu_count']} cores)."]
+    md = "\n".join(lines)
+    write_results({"benchmark": stem, "environment": env, "speed": speed}, md, args.out, stem)
+    print(md)
+    if args.readme is not None:
         update_readme(args.readme, stem, md)
 
 
