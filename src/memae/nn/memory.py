@@ -175,9 +175,9 @@ class Memory(nn.Module):
     the forward pass and the gradient of the ``eps -> 0`` limit by hand
     (``_SparseAttention``): the kept weights' renormalised softmax, its exact
     Jacobian and that of the entropy, in a few passes over a ``(Q, N)`` buffer
-    instead of a dozen autograd steps (issue 20: 2x less time on the KDD network's
-    memory, 3x on the video network's). :func:`hard_shrink_relu` is the literal
-    formula, kept for reference.
+    instead of a dozen autograd steps (issue 20; ``benchmarks/speed.py --paired``
+    measures what it saves). :func:`hard_shrink_relu` is the literal formula, kept
+    for reference.
 
     Shapes
     ------
