@@ -8,11 +8,14 @@ check that starts passing is reported):
   positive for inliers. memae keeps PyOD's: ``predict`` / ``labels_`` in {0, 1} and
   ``decision_function`` higher = more anomalous (``score_samples`` has scikit-learn's
   sign). Users of both libraries compare those directly.
-- ``check_methods_subset_invariance`` (CompactVAE, DAGMM only): float32 kernels give a
-  row's code a value that differs in the last bits with the batch it is in, and the
-  k-NN log-radius (CompactVAE's hole score) and the mixture energy (DAGMM) amplify that
-  to about 1e-6 relative, above the check's 1e-7. Scores of the same rows in the same
-  batches are bit-identical (tests/test_pinned.py).
+- ``check_methods_subset_invariance`` (CompactVAE, DAGMM, MemAE): float32 kernels give
+  a row's code a value that differs in the last bits with the batch it is in (the
+  first ``Linear`` already differs by 1e-7 between a batch of 20 rows and one of 2),
+  and the k-NN log-radius (CompactVAE's hole score) and the mixture energy (DAGMM)
+  amplify that to about 1e-6 relative, above the check's 1e-7. MemAE's tiny model
+  lands at 2e-7 since the fused memory path (issue 20) changed its trained weights in
+  the last bits; the AE's stays below 1e-7 by chance. Scores of the same rows in the
+  same batches are bit-identical (tests/test_pinned.py).
 """
 
 from __future__ import annotations
@@ -44,7 +47,7 @@ def _tiny(cls: type):
 
 def _expected(estimator) -> dict[str, str]:
     out = {"check_outliers_train": _CONVENTION, "check_outliers_fit_predict": _CONVENTION}
-    if type(estimator).__name__ in ("CompactVAE", "DAGMM"):
+    if type(estimator).__name__ in ("CompactVAE", "DAGMM", "MemAE"):
         out["check_methods_subset_invariance"] = _BATCHING
     return out
 
