@@ -261,3 +261,20 @@ def test_kdd_benchmark_runs_from_the_raw_file(kdd_raw, tmp_path):
     assert results["summary"]["AE"]["f1"]["mean"] > 0.5
     assert "from the **raw** 10% file" in (tmp_path / "kdd-raw-quick.md").read_text()
     assert main(["benchmark", "kdd", "--quick", "--source", "raw", "--methods", "KNN"]) != 0
+
+
+def test_merge_unseen_sums_per_column_over_chunks(fitted):
+    """The CLI and the KDD benchmarks add up the warnings of every scored chunk."""
+    from memae.encoding import merge_unseen
+
+    det, _ = fitted
+    chunks = [traffic(50, s) for s in (5, 6)]
+    for chunk, n in zip(chunks, (3, 2), strict=True):
+        chunk["protocol"] = chunk["protocol"].astype(object)
+        chunk.loc[: n - 1, "protocol"] = "gre" if n == 3 else "igmp"
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        for chunk in chunks:
+            det.decision_function(chunk)
+        warnings.warn("unrelated", UserWarning, stacklevel=1)
+    assert merge_unseen(caught) == {"protocol": (5, "gre")}  # first example kept

@@ -30,7 +30,7 @@ from benchmarks.runners.report import (
 )
 from memae import DAGMM, AutoEncoder, BaseDetector, MemAE
 from memae.datasets import load_kdd, load_kdd_raw
-from memae.encoding import UnseenCategoryWarning
+from memae.encoding import UnseenCategoryWarning, merge_unseen
 from memae.evaluation import kdd_metrics, kdd_split, labelled_validation
 
 #: figures of the MemAE paper (Table 4) and DAGMM paper, for the table
@@ -120,11 +120,7 @@ def _one_run(
             warnings.simplefilter("always", UnseenCategoryWarning)
             test_scores = det.decision_function(_rows(X, test))
         score_s = time.perf_counter() - t0
-        unseen = sum(
-            sum(k for k, _ in w.message.counts.values())
-            for w in caught
-            if isinstance(w.message, UnseenCategoryWarning)
-        )
+        unseen = sum(k for k, _ in merge_unseen(caught).values())
         m = kdd_metrics(train_scores, test_scores, y[test])
         m.update(fit_seconds=fit_s, score_seconds=score_s)
         if source == "raw":

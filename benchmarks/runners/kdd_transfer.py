@@ -29,7 +29,7 @@ from sklearn.metrics import average_precision_score, roc_auc_score
 from benchmarks.runners.report import environment, update_readme, write_results
 from memae import AutoEncoder, MemAE
 from memae.datasets import load_kdd_raw
-from memae.encoding import UnseenCategoryWarning
+from memae.encoding import UnseenCategoryWarning, merge_unseen
 
 WHERE = (
     "the KDD'99 labelled test file corrected.gz "
@@ -61,11 +61,7 @@ def run(test_file: str, data: str | None, quick: bool, command: tuple) -> dict[s
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always", UnseenCategoryWarning)
             scores = det.decision_function(X_test)
-        unseen: dict[str, int] = {}
-        for w in caught:
-            if isinstance(w.message, UnseenCategoryWarning):
-                for col, (k, _) in w.message.counts.items():
-                    unseen[col] = unseen.get(col, 0) + k
+        unseen = {col: k for col, (k, _) in merge_unseen(caught).items()}
         rows[name] = {
             "roc_auc": float(roc_auc_score(attacks, scores)),
             "average_precision": float(average_precision_score(attacks, scores)),

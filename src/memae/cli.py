@@ -12,7 +12,7 @@ from pathlib import Path
 import numpy as np
 
 from memae._version import __version__
-from memae.encoding import UnseenCategoryWarning, describe_unseen
+from memae.encoding import UnseenCategoryWarning, describe_unseen, merge_unseen
 from memae.readers import DEFAULT_CHUNKSIZE, iter_table, read_table
 from memae.tables import Columns, identifier_like
 
@@ -250,14 +250,10 @@ def _top_features(X, det, k: int):
 
 def _note_unseen(caught: list) -> None:
     """One note for the unseen category values of every chunk; other warnings as usual."""
-    counts: dict[str, tuple[int, str]] = {}
     for w in caught:
         if not isinstance(w.message, UnseenCategoryWarning):
             warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
-            continue
-        for col, (k, example) in w.message.counts.items():
-            total, first = counts.get(col, (0, example))
-            counts[col] = (total + k, first)
+    counts = merge_unseen(caught)
     if counts:
         print(f"note: {describe_unseen(counts)}", file=sys.stderr)
 

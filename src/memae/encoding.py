@@ -62,6 +62,18 @@ class UnseenCategoryWarning(UserWarning):
         self.counts = dict(counts or {})
 
 
+def merge_unseen(caught: list) -> dict[str, tuple[int, str]]:
+    """Per column ``(count, first example)`` summed over the :class:`UnseenCategoryWarning`
+    records in ``caught`` (from ``warnings.catch_warnings(record=True)``; others ignored)."""
+    counts: dict[str, tuple[int, str]] = {}
+    for w in caught:
+        if isinstance(w.message, UnseenCategoryWarning):
+            for col, (k, example) in w.message.counts.items():
+                total, first = counts.get(col, (0, example))
+                counts[col] = (total + k, first)
+    return counts
+
+
 def describe_unseen(counts: dict[str, tuple[int, str]]) -> str:
     """One sentence for :class:`UnseenCategoryWarning` counts."""
     parts = ", ".join(f"{c}: {k} (e.g. {v!r})" for c, (k, v) in counts.items())
