@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 from dataclasses import asdict
 from pathlib import Path
 from typing import Any
@@ -24,6 +23,7 @@ from safetensors.torch import load as load_bytes
 from safetensors.torch import save as save_bytes
 from torch import Tensor, nn
 
+from memae.io import write_atomic
 from memae.training.config import TrainConfig, TrainingError
 
 CHECKPOINT_WEIGHTS = "checkpoint.safetensors"
@@ -55,8 +55,7 @@ def write(
     best_state: dict[str, Tensor] | None,
     meta: dict[str, Any],
 ) -> None:
-    """Save a checkpoint to ``directory`` (write-then-rename)."""
-    directory.mkdir(parents=True, exist_ok=True)
+    """Save a checkpoint to ``directory`` (each file written then renamed)."""
     tensors = {f"model.{k}": v.detach().cpu().contiguous() for k, v in model.state_dict().items()}
     if best_state is not None:
         tensors.update({f"best.{k}": v.detach().cpu().contiguous() for k, v in best_state.items()})
@@ -66,12 +65,7 @@ def write(
     # kill between the two renames) or a damaged file is refused on resume.
     state = json.dumps({**meta, "weights_sha256": hashlib.sha256(blob).hexdigest()}).encode()
     for name, data in ((CHECKPOINT_WEIGHTS, blob), (CHECKPOINT_STATE, state)):
-        tmp = directory / (name + ".tmp")
-        with open(tmp, "wb") as fh:
-            fh.write(data)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, directory / name)
+        write_atomic(directory / name, data)  # temporary file, fsync, rename
 
 
 def read(directory: Path, run_id: str) -> tuple[dict[str, Any], dict[str, Tensor]] | None:
