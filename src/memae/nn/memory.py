@@ -60,11 +60,11 @@ def sparse_attention(
 ) -> tuple[Tensor, Tensor, Tensor | None]:
     """Softmax, hard shrinkage and L1 renormalisation of similarities, in a few passes.
 
-    Returns ``(w_hat, log_norm, dead)``: the weights ``(Q, N)``; per row,
-    ``log sum_i exp(s_i)`` over the items kept (so that the entropy is
-    ``log_norm - sum_i w_hat_i s_i``), shape ``(Q,)``; and the ``(Q, 1)`` mask of the
-    rows whose weights all fell to or below ``lam`` (None without shrinkage). Those
-    rows fall back to their most similar item (weight 1, log_norm = its similarity).
+    Returns ``(w_hat, entropy, dead)``: the weights ``(Q, N)``; the entropy of every
+    row, ``(Q,)``, in closed form ``log sum_i exp(s_i) - sum_i w_hat_i s_i`` (the
+    log-sum over the items kept); and the ``(Q, 1)`` mask of the rows whose weights
+    all fell to or below ``lam`` (None without shrinkage). Those rows fall back to
+    their most similar item (weight 1, entropy 0).
 
     ``shift`` is subtracted before ``exp``: any value at or above each row's maximum
     similarity (it cancels). ``sim`` is not modified; every intermediate is written in
@@ -90,7 +90,8 @@ def sparse_attention(
             total = torch.where(dead, torch.ones_like(total), total)
         log_norm = log_norm + total.log()  # log 1 = 0 on dead rows
         w = w.div_(total)
-    return w, (log_norm + shift).squeeze(1), dead
+    entropy = (log_norm + shift).squeeze(1) - torch.linalg.vecdot(w, sim)
+    return w, entropy, dead
 
 
 class _SparseAttention(torch.autograd.Function):
@@ -104,8 +105,7 @@ class _SparseAttention(torch.autograd.Function):
 
     @staticmethod
     def forward(ctx: Any, sim: Tensor, lam: float, shift: Any, branch_free: bool) -> Any:
-        w, log_norm, dead = sparse_attention(sim, lam, shift, branch_free)
-        entropy = log_norm - torch.linalg.vecdot(w, sim)
+        w, entropy, dead = sparse_attention(sim, lam, shift, branch_free)
         ctx.save_for_backward(w, sim)
         ctx.mark_non_differentiable(*(() if dead is None else (dead,)))
         return w, entropy, dead
@@ -251,7 +251,7 @@ class Memory(nn.Module):
             shift = None
         if shift is None:
             shift = sim.detach().amax(dim=1, keepdim=True)
-        lam = 0.0 if self.shrink_threshold == 0 else self.shrink_threshold
+        lam = self.shrink_threshold
         # While exporting (ONNX, torch.export) the graph cannot branch on data, and on a
         # GPU the branch would cost a host sync every batch: both always take the
         # fallback path, which leaves rows with live weights unchanged (bit for bit).
@@ -260,8 +260,7 @@ class Memory(nn.Module):
         if torch.is_grad_enabled() and sim.requires_grad and not exporting:
             w, entropy, dead = _SparseAttention.apply(sim, lam, shift, branch_free)
         else:  # inference and export: the same forward maths as plain tensor operations
-            w, log_norm, dead = sparse_attention(sim, lam, shift, branch_free)
-            entropy = log_norm - torch.linalg.vecdot(w, sim)
+            w, entropy, dead = sparse_attention(sim, lam, shift, branch_free)
         self.last_dead_fraction = 0.0
         if dead is not None and not exporting:  # a tensor; read (and synced) only when asked
             self._dead_fraction = dead.float().mean().detach()
