@@ -163,16 +163,16 @@ def run(
             ratios[f"{name} score speed-up vs PyOD"] = (
                 rows[name]["score_rows_per_s"] / py["score_rows_per_s"]
             )
-    profile = scoring_profile(MemAE.from_preset("kdd", **{**common, "epochs": 1}), X_train, X_score)
+    # one small fitted MemAE for the operator profile and the FLOP count (layer sizes)
+    probe = MemAE.from_preset("kdd", **{**common, "epochs": 1}).fit(X_train[:4096])
+    profile = scoring_profile(probe, X_score)
     ae, mem = rows["memae AE"], rows["memae MemAE"]
     ratios["MemAE extra train time vs AE"] = mem["fit_seconds"] / ae["fit_seconds"] - 1
     ratios["MemAE extra score time vs AE"] = mem["score_seconds"] / ae["score_seconds"] - 1
     # How far from the hardware: training costs about 3 forward passes (forward, and the
     # backward's two matmuls per layer), scoring one.
     gflops = matmul_gflops()
-    flops = mlp_flops_per_row(
-        MemAE.from_preset("kdd", **{**common, "epochs": 1}).fit(X_train[:2048])
-    )
+    flops = mlp_flops_per_row(probe)
     limits = {
         "train_samples_per_s": gflops * 1e9 / (3 * flops),
         "score_rows_per_s": gflops * 1e9 / flops,
@@ -221,10 +221,7 @@ def top_operators(det: Any, x: torch.Tensor, n: int = 3) -> dict[str, float]:
     net = det.network_.train()
     with profile() as prof:
         det._loss(net, x)["loss"].backward()
-    averages = prof.key_averages()
-    total = sum(e.self_cpu_time_total for e in averages)
-    shares = {e.key: e.self_cpu_time_total / total for e in averages}
-    return dict(sorted(shares.items(), key=lambda kv: -kv[1])[:n])
+    return _largest_shares(prof, n)
 
 
 def conv_speed(quick: bool = False, gflops: float | None = None, rounds: int = 2) -> dict[str, Any]:
@@ -236,6 +233,7 @@ def conv_speed(quick: bool = False, gflops: float | None = None, rounds: int = 2
         X = np.random.default_rng(0).integers(0, 256, (n, *shape), dtype=np.uint8)
         rows: dict[str, Any] = {}
         models = {"AE": AutoEncoder, "MemAE": MemAE}
+        fitted: dict[str, Any] = {}  # the fp32 model of each class, for FLOPs and profile
         for _ in range(rounds):  # interleaved rounds, the fastest kept (as for KDD)
             for name, cls in models.items():
                 for precision in PRECISIONS:
@@ -254,9 +252,9 @@ def conv_speed(quick: bool = False, gflops: float | None = None, rounds: int = 2
                     r["score_per_s"] = max(r["score_per_s"], n / score_s)
                     r["first_epoch_seconds"] = marks[0] - start
                     r["precision_resolved"] = "bf16" if det._amp_dtype() else "fp32"
-        for name, cls in models.items():
-            det = cls.from_preset(preset, epochs=1, validation_fraction=0.0, device="cpu")
-            det.fit(X[:64])
+                    if precision == "fp32":
+                        fitted[name] = det
+        for name, det in fitted.items():
             batch = next(det._batches(det._check_input(X[:64]), 64))[1]
             flops = forward_flops(det, batch)
             for precision in PRECISIONS:
@@ -357,16 +355,25 @@ def _one_epoch(name: str) -> dict[str, int]:
     return {"epoch_num": 1} if name.startswith("PyOD") else {"epochs": 1}
 
 
-def scoring_profile(det: MemAE, X_train: np.ndarray, X_score: np.ndarray) -> dict[str, float]:
-    """Share of MemAE scoring time per torch operator (what limits rows/s)."""
+def scoring_profile(det: MemAE, X_score: np.ndarray) -> dict[str, float]:
+    """Share of a fitted MemAE's scoring time per torch operator (what limits rows/s)."""
     from torch.profiler import profile
 
-    det.fit(X_train[:4096])
     with profile() as prof:
         det.decision_function(X_score[:200_000])
-    total = sum(e.self_cpu_time_total for e in prof.key_averages())
-    shares = {e.key: e.self_cpu_time_total / total for e in prof.key_averages()}
-    return dict(sorted(shares.items(), key=lambda kv: -kv[1])[:6])
+    return _largest_shares(prof, 6)
+
+
+def _largest_shares(prof: Any, n: int) -> dict[str, float]:
+    """The ``n`` torch operators with the largest share of a profile's CPU time."""
+    averages = prof.key_averages()
+    total = sum(e.self_cpu_time_total for e in averages)
+    shares = {e.key: e.self_cpu_time_total / total for e in averages}
+    return dict(sorted(shares.items(), key=lambda kv: -kv[1])[:n])
+
+
+def _shares_text(shares: dict[str, float]) -> str:
+    return ", ".join(f"{op} {share:.0%}" for op, share in shares.items())
 
 
 def _pyod_version() -> str | None:
@@ -436,7 +443,7 @@ def markdown(res: dict[str, Any]) -> str:
         met = value <= goal if unit == "%" else value >= goal
         shown = {"x": f"{value:.1f}x", "%": f"{value:+.1%}", "rows": f"{value:,.0f}"}[unit]
         lines.append(f"| {label} | {shown} | {'yes' if met else 'no'} |")
-    top = ", ".join(f"{op} {share:.0%}" for op, share in res["memae_scoring_profile"].items())
+    top = _shares_text(res["memae_scoring_profile"])
     lines += ["", f"MemAE scoring time by torch operator: {top}."]
     if res.get("conv"):
         lines += ["", *conv_markdown(res)]
@@ -492,8 +499,7 @@ def conv_markdown(res: dict[str, Any]) -> list[str]:
             met = "met" if value <= goal else "missed"
             lines.append(f"| {preset} | {label} | {value:+.1%} | <= {goal:.0%}: {met} |")
     profiles = "; ".join(
-        f"{preset}: "
-        + ", ".join(f"{op} {share:.0%}" for op, share in rows["MemAE training profile"].items())
+        f"{preset}: {_shares_text(rows['MemAE training profile'])}"
         for preset, rows in res["conv"].items()
     )
     lines += ["", f"Largest operators of a MemAE training step (fp32): {profiles}."]
