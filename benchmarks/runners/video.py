@@ -201,8 +201,7 @@ def speed_only(
     train, _ = load_data(preset, data, False, size)
     length = PRESETS[preset].data["clip_length"]
     every = train.windows(length)
-    n_clips = clips or SPEED_CLIPS.get(preset, 14)
-    clips = every.select(slice(0, n_clips))
+    clips = every.select(slice(0, clips or SPEED_CLIPS.get(preset, 14)))
     preset_batch = PRESETS[preset].common["batch_size"]
     val = PRESETS[preset].common["validation_fraction"]
     batch = min(SPEED_BATCH, preset_batch)
