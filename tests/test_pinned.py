@@ -8,10 +8,16 @@ the order of random draws, the initialisation or the preprocessing fails here.
 
 The recorded values were computed on the commit before the architecture refactor;
 ``python -m tests.test_pinned --write`` records them again (only after a deliberate
-behaviour change, stated in the commit). On the machine that recorded them the
-scores are bit-identical; the test allows a relative 1e-5 so that another CPU's
-kernels (a different SIMD width sums in another order) do not fail it;
-``MEMAE_PINNED_EXACT=1`` demands bit-identical scores. ``kdd/dagmm`` was recorded when
+behaviour change, stated in the commit). On the machine that recorded them (its CPU
+model is stored with the values) the scores are bit-identical, and the test allows a
+relative 1e-5 there. Another CPU model's float32 kernels sum in another order, and
+two epochs of training amplify that: on an AMD EPYC (values recorded on an Intel
+Xeon) the image MemAE/VAE/CompactVAE cases differ by up to 0.6%, the KDD and AE
+cases by under 1e-6. On another CPU the test therefore allows a relative 2e-2, which
+still fails a changed initialisation, order of random draws or preprocessing (those
+move the scores by tens of percent). ``MEMAE_PINNED_EXACT=1`` demands bit-identical
+scores. The fits run with ``precision="fp32"``: ``"auto"`` is bf16 on native-bf16
+CPUs. ``kdd/dagmm`` was recorded when
 DAGMM was added (after the refactor).
 """
 
@@ -19,6 +25,7 @@ from __future__ import annotations
 
 import json
 import os
+import platform
 import sys
 from pathlib import Path
 
@@ -47,6 +54,16 @@ def sample(preset: str) -> np.ndarray:
     return rng.integers(0, 256, (3, 1, 16, h, w), dtype=np.uint8)
 
 
+def cpu_model() -> str:
+    """This machine's CPU model name (Linux), else the platform's processor string."""
+    info = Path("/proc/cpuinfo")
+    if info.is_file():
+        for line in info.read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    return platform.processor()
+
+
 def cases() -> list[tuple[str, str]]:
     return [(p, m) for p in PRESETS for m in PRESETS[p].per_model]
 
@@ -55,7 +72,13 @@ def quick_scores(preset: str, model_key: str) -> list[float]:
     """Scores of the first rows of :func:`sample` after a 2-epoch seeded fit."""
     X = sample(preset)
     det = registry.model_keys()[model_key].from_preset(
-        preset, epochs=2, batch_size=8, validation_fraction=0.25, device="cpu", random_state=0
+        preset,
+        epochs=2,
+        batch_size=8,
+        validation_fraction=0.25,
+        device="cpu",
+        precision="fp32",  # "auto" is bf16 on native-bf16 CPUs; the values are float32
+        random_state=0,
     )
     det.fit(X)
     return det.decision_function(X[:4]).tolist()
@@ -65,8 +88,12 @@ def quick_scores(preset: str, model_key: str) -> list[float]:
 def test_seeded_scores_are_pinned(preset, model_key):
     if preset in HEAVY and not os.environ.get("MEMAE_SLOW_TESTS"):
         pytest.skip("the official Ped2 network: set MEMAE_SLOW_TESTS=1")
-    pinned = json.loads(PINNED.read_text())[f"{preset}/{model_key}"]
-    rtol = 0.0 if os.environ.get("MEMAE_PINNED_EXACT") else 1e-5  # 0: on the recording machine
+    recorded = json.loads(PINNED.read_text())
+    pinned = recorded[f"{preset}/{model_key}"]
+    if os.environ.get("MEMAE_PINNED_EXACT"):
+        rtol = 0.0
+    else:
+        rtol = 1e-5 if recorded["_cpu"] == cpu_model() else 2e-2
     np.testing.assert_allclose(quick_scores(preset, model_key), pinned, rtol=rtol, atol=0)
 
 
@@ -77,13 +104,15 @@ def test_model_files_saved_before_the_refactor_still_load(name):
     folder = PINNED.parent / "models-v1"
     recorded = json.loads((folder / "scores.json").read_text())
     X = np.random.default_rng(recorded["X_seed"]).normal(size=recorded["shape"])
-    det = memae.load(folder / name)
+    det = memae.load(folder / name).set_params(precision="fp32")  # as when saved
     assert type(det).__name__ == name and det.n_features_in_ == 6
     scores = det.decision_function(X.astype(np.float32)[:5])
-    np.testing.assert_allclose(scores, recorded["scores"][name], rtol=1e-6)
+    same_cpu = json.loads(PINNED.read_text())["_cpu"] == cpu_model()
+    # no training here to amplify kernel differences: 1e-4 on another CPU (measured 1e-5)
+    np.testing.assert_allclose(scores, recorded["scores"][name], rtol=1e-6 if same_cpu else 1e-4)
 
 
 if __name__ == "__main__" and sys.argv[1:] == ["--write"]:  # pragma: no cover
-    values = {f"{p}/{m}": quick_scores(p, m) for p, m in cases()}
+    values = {"_cpu": cpu_model(), **{f"{p}/{m}": quick_scores(p, m) for p, m in cases()}}
     PINNED.write_text(json.dumps(values, indent=1) + "\n")
     print(f"wrote {len(values)} cases to {PINNED}")

@@ -33,6 +33,7 @@ from sklearn.model_selection import GridSearchCV
 from sklearn.neighbors import KernelDensity
 from sklearn.svm import OneClassSVM
 
+from benchmarks.runners import BENCH_PRECISION
 from benchmarks.runners.baselines import KNNDistance, PCAReconstruction
 from benchmarks.runners.report import (
     environment,
@@ -106,7 +107,7 @@ class _Shallow:
 
 def methods(dataset: str, quick: bool) -> dict[str, Callable[[int], Any]]:
     """Method name -> factory(seed) of an unfitted detector."""
-    over: dict[str, Any] = {"epochs": 1} if quick else {}
+    over: dict[str, Any] = {**BENCH_PRECISION, **({"epochs": 1} if quick else {})}
     return {
         "AE": lambda s: AutoEncoder.from_preset(dataset, random_state=s, **over),
         "AE-l1": lambda s: AutoEncoder.from_preset(
@@ -204,6 +205,7 @@ def run_task(
         "score_images_per_second": len(Xt) / score_s,
         "n_train": len(train),
         "torch_threads": torch.get_num_threads(),
+        "precision": getattr(det, "precision", None),
     }
     for kind, other in other_scores(det, Xt).items():  # CompactVAE: its other scores
         out[f"auc_{kind}"] = one_class_aucs(other, yt, cls, seed)["auc"]

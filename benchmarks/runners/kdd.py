@@ -20,6 +20,7 @@ import torch
 from sklearn.ensemble import IsolationForest
 from sklearn.svm import OneClassSVM
 
+from benchmarks.runners import BENCH_PRECISION
 from benchmarks.runners.baselines import KNNDistance, SklearnOutlier, Subsampled
 from benchmarks.runners.report import (
     environment,
@@ -60,7 +61,7 @@ def _rows(X: Any, idx: np.ndarray) -> Any:
 
 def methods(quick: bool) -> dict[str, Callable[[int], Any]]:
     """Method name -> factory(seed) of an unfitted detector."""
-    deep = {"epochs": 2} if quick else {}
+    deep: dict[str, Any] = {**BENCH_PRECISION, **({"epochs": 2} if quick else {})}
     return {
         "AE": lambda s: AutoEncoder.from_preset("kdd", random_state=s, **deep),
         # The paper's MemAE-nonSpar: no shrinkage and no entropy loss.

@@ -25,6 +25,7 @@ from typing import Any
 import numpy as np
 from sklearn.metrics import roc_auc_score
 
+from benchmarks.runners import BENCH_PRECISION
 from benchmarks.runners.report import environment, update_readme, write_results
 from memae import CompactVAE, LatentNormAE
 from memae import load as load_model
@@ -47,7 +48,7 @@ FIGURES = {
 def _mnist_models(work: Path, data: Any, quick: bool) -> dict[str, Any]:
     X, y = load_image_dataset("mnist", "train", data)
     train = X[y == MNIST_CLASS][: 1000 if quick else None]
-    over: dict[str, Any] = {"epochs": 1} if quick else {}
+    over: dict[str, Any] = {**BENCH_PRECISION, **({"epochs": 1} if quick else {})}
     make = {
         "LatentNormAE": lambda: LatentNormAE.from_preset("mnist", random_state=0, **over),
         "CompactVAE-sphere": lambda: CompactVAE.from_preset("mnist", random_state=0, **over),
@@ -102,7 +103,7 @@ def run(out: Path, work: Path, data: Any, quick: bool) -> dict[str, Any]:
     # Arrhythmia, Toll split
     X, y = load_odds("arrhythmia", data)
     train, _, test = toll_split(y, 0)
-    over: dict[str, Any] = {"epochs": 3} if quick else {}
+    over = {**BENCH_PRECISION, **({"epochs": 3} if quick else {})}
     toll = LatentNormAE.from_preset("toll-arrhythmia", random_state=0, **over).fit(X[train])
     key = "arrhythmia LatentNormAE (toll preset) code norm"
     aucs[key] = _norms(

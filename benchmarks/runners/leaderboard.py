@@ -41,7 +41,7 @@ import numpy as np
 from scipy.stats import rankdata
 from sklearn.metrics import average_precision_score, roc_auc_score
 
-from benchmarks.runners import images
+from benchmarks.runners import BENCH_PRECISION, images
 from benchmarks.runners.baselines import (
     KNNDistance,
     PCAReconstruction,
@@ -78,7 +78,7 @@ TOLL_PRESET = "LatentNormAE-toll"  # LatentNormAE with the toll-arrhythmia prese
 
 def methods(quick: bool) -> dict[str, Callable[[int], Any]]:
     """Method name -> factory(seed); deep detectors with their defaults."""
-    deep: dict[str, Any] = {"epochs": QUICK["epochs"]} if quick else {}
+    deep: dict[str, Any] = {**BENCH_PRECISION, **({"epochs": QUICK["epochs"]} if quick else {})}
     return {
         "AE": lambda s: AutoEncoder(random_state=s, **deep),
         "MemAE": lambda s: MemAE(random_state=s, **deep),
@@ -122,7 +122,7 @@ def kdd_methods(quick: bool) -> dict[str, Callable[[int], Any]]:
 
 def toll_methods(quick: bool) -> dict[str, Callable[[int], Any]]:
     """The ODDS methods plus LatentNormAE with Toll's own Arrhythmia set-up."""
-    deep: dict[str, Any] = {"epochs": QUICK["epochs"]} if quick else {}
+    deep: dict[str, Any] = {**BENCH_PRECISION, **({"epochs": QUICK["epochs"]} if quick else {})}
     return {
         **methods(quick),
         TOLL_PRESET: lambda s: LatentNormAE.from_preset("toll-arrhythmia", random_state=s, **deep),

@@ -31,6 +31,7 @@ from typing import Any
 import numpy as np
 import torch
 
+from benchmarks.runners import BENCH_PRECISION
 from benchmarks.runners.report import environment, update_readme, write_results
 from memae import AutoEncoder, MemAE
 from memae.datasets.video import Videos, load_ped2
@@ -56,7 +57,7 @@ TRACKS = ("unsupervised", "labelled")
 def methods(preset: str, quick: bool, epochs: int | None = None) -> dict[str, Callable[[int], Any]]:
     """Method name -> factory(seed) of an unfitted detector (``epochs`` overrides the preset)."""
     epochs = QUICK["epochs"] if quick else epochs
-    over: dict[str, Any] = {} if epochs is None else {"epochs": epochs}
+    over: dict[str, Any] = {**BENCH_PRECISION, **({} if epochs is None else {"epochs": epochs})}
     return {
         "AE": lambda s: AutoEncoder.from_preset(preset, random_state=s, **over),
         # the paper's MemAE-nonSpar: neither hard shrinkage nor the entropy loss
