@@ -102,6 +102,59 @@ def test_bf16_conv_backbone_on_mnist(mnist):
     assert spearmanr(scores["fp32"], scores["bf16"]).statistic > 0.99
 
 
+@pytest.mark.parametrize("precision", ["fp32", "bf16"])
+def test_conv_layers_get_channels_last_inputs_under_bf16(precision):
+    """bf16 hands the conv layers channels_last inputs (faster there); float32 keeps the
+    contiguous layout, so its scores are the computation they always were."""
+    X = np.random.default_rng(0).integers(0, 256, (64, 16, 16, 3), dtype=np.uint8)
+    det = memae.AutoEncoder(backbone="conv2d", preprocessing="image", hidden_dims=(8,),
+                            latent_dim=16, epochs=1, random_state=0,
+                            precision=precision).fit(X)  # fmt: skip
+    layouts = []
+
+    def hook(module, inputs, output):
+        x = inputs[0]
+        layouts.append(
+            "channels_last"
+            if x.is_contiguous(memory_format=torch.channels_last) and not x.is_contiguous()
+            else "contiguous"
+            if x.is_contiguous()
+            else "other"
+        )
+
+    for m in det.network_.modules():
+        if isinstance(m, (torch.nn.Conv2d, torch.nn.ConvTranspose2d)):
+            m.register_forward_hook(hook)
+    scores = det.decision_function(X[:8])
+    want = "channels_last" if precision == "bf16" else "contiguous"
+    assert len(layouts) >= 3 and set(layouts) == {want}
+    assert np.isfinite(scores).all()
+
+
+def test_precision_benchmark_pipeline():
+    """benchmarks/precision.py on a slice: the step table has every layout, and a whole
+    fit's speed-up and AUC difference are the ratio and the difference of its figures
+    (and zero difference where "auto" is float32)."""
+    from benchmarks.runners import precision as bench
+
+    from .conftest import data_root
+
+    steps = bench.step_timing("mnist", (28, 28), 1)
+    for name in ("AE", "MemAE"):
+        assert set(steps[name]) == set(bench.LAYOUTS)
+        assert all(t["train"] > 0 and t["score"] > 0 for t in steps[name].values())
+    fits = bench.whole_fits("mnist", (1,), 1, str(data_root()), quick=True)
+    assert fits["classes"] == [1] and [r["model"] for r in fits["rows"]] == ["AE", "MemAE"]
+    for row in fits["rows"]:
+        assert row["speedup"] == row["fp32_fit_seconds"] / row["auto_fit_seconds"]
+        assert row["auc_diff"] == row["auto_auc"] - row["fp32_auc"]
+        assert row["seed_diff"] == row["fp32_seed1_auc"] - row["fp32_auc"] != 0  # seed 1 ran
+        if not native_bf16_cpu():
+            assert row["auc_diff"] == 0  # auto is float32 here, bit for bit
+        else:
+            assert abs(row["auc_diff"]) <= 0.02
+
+
 def test_speed_benchmark_records_the_cpu_and_the_flop_limit(kdd, tmp_path):
     import json
 

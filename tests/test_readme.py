@@ -86,7 +86,7 @@ RESULT_BLOCKS = {
     "reproducibility", "scaling", "sanity", "kdd", "kdd-raw", "kdd-labelled", "kdd-transfer",
     "mnist", "mnist-labelled", "cifar10", "ped2", "ped2-epochs30", "ped2-speed-64x64",
     "ped2-speed-128x128", "leaderboard",
-    "leaderboard-labelled", "tracks", "latent", "speed", "speed-paired",
+    "leaderboard-labelled", "tracks", "latent", "speed", "speed-paired", "precision",
 }  # fmt: skip
 RESULT_SECTIONS = (
     "### KDDCUP99", "### MNIST and CIFAR-10 one-class", "### UCSD Ped2 video",

@@ -64,10 +64,10 @@ def cpu_features() -> dict[str, bool]:
     return out
 
 
-def matmul_gflops(n: int = 1024, repeats: int = 5) -> float:
-    """Measured float32 matmul GFLOP/s with this process's torch threads (the hardware
+def matmul_gflops(n: int = 1024, repeats: int = 5, dtype: torch.dtype = torch.float32) -> float:
+    """Measured matmul GFLOP/s in ``dtype`` with this process's torch threads (the hardware
     limit the networks' throughput is compared with)."""
-    a, b = torch.randn(n, n), torch.randn(n, n)
+    a, b = torch.randn(n, n, dtype=dtype), torch.randn(n, n, dtype=dtype)
     a @ b  # warm-up
     best = _best_of(lambda: a @ b, repeats)
     return 2 * n**3 / best / 1e9
@@ -172,6 +172,8 @@ def run(
     # How far from the hardware: training costs about 3 forward passes (forward, and the
     # backward's two matmuls per layer), scoring one.
     gflops = matmul_gflops()
+    # bf16 rows are held to the bf16 matmul rate (native bf16 runs above the float32 one)
+    rates = {"fp32": gflops, "bf16": matmul_gflops(dtype=torch.bfloat16)}
     flops = mlp_flops_per_row(probe)
     limits = {
         "train_samples_per_s": gflops * 1e9 / (3 * flops),
@@ -194,13 +196,14 @@ def run(
         "cpu_features": cpu_features(),
         "precision_auto": "bf16" if native_bf16_cpu() else "fp32",
         "matmul_gflops": gflops,
+        "matmul_gflops_bf16": rates["bf16"],
         "mlp_forward_flops_per_row": flops,
         "flop_limits": limits,
         "targets": TARGETS,
         "results": rows,
         "ratios": ratios,
         "memae_scoring_profile": profile,
-        "conv": conv_speed(quick, gflops, 1 if quick else repeats) if conv else {},
+        "conv": conv_speed(quick, rates, 1 if quick else repeats) if conv else {},
     }
 
 
@@ -224,9 +227,13 @@ def top_operators(det: Any, x: torch.Tensor, n: int = 3) -> dict[str, float]:
     return _largest_shares(prof, n)
 
 
-def conv_speed(quick: bool = False, gflops: float | None = None, rounds: int = 2) -> dict[str, Any]:
-    """Training and scoring throughput of the conv presets, AE and MemAE, per precision."""
-    gflops = matmul_gflops() if gflops is None else gflops
+def conv_speed(
+    quick: bool = False, rates: dict[str, float] | None = None, rounds: int = 2
+) -> dict[str, Any]:
+    """Training and scoring throughput of the conv presets, AE and MemAE, per precision;
+    ``rates``: the measured matmul GFLOP/s of ``"fp32"`` and ``"bf16"``."""
+    if rates is None:
+        rates = {"fp32": matmul_gflops(), "bf16": matmul_gflops(dtype=torch.bfloat16)}
     out: dict[str, Any] = {}
     for preset, (n_full, n_quick, shape) in CONV.items():
         n = n_quick if quick else n_full
@@ -259,6 +266,7 @@ def conv_speed(quick: bool = False, gflops: float | None = None, rounds: int = 2
             flops = forward_flops(det, batch)
             for precision in PRECISIONS:
                 r = rows[f"{name} {precision}"]
+                gflops = rates[r["precision_resolved"]]
                 r["forward_flops_per_sample"] = flops
                 r["train_share_of_flop_limit"] = r["train_per_s"] * 3 * flops / (gflops * 1e9)
                 r["score_share_of_flop_limit"] = r["score_per_s"] * flops / (gflops * 1e9)
@@ -409,7 +417,8 @@ def markdown(res: dict[str, Any]) -> str:
         feats = ", ".join(k for k, v in res["cpu_features"].items() if v) or "none"
         lines += [
             "",
-            f"FLOP limit: measured float32 matmul {res['matmul_gflops']:.1f} GFLOP/s over "
+            f"FLOP limit: measured float32 matmul {res['matmul_gflops']:.1f} GFLOP/s (bf16: "
+            f"{res.get('matmul_gflops_bf16', float('nan')):.1f}, the bf16 conv rows' limit) over "
             f"{res['mlp_forward_flops_per_row']:,} forward FLOPs per row (training: 3x) = "
             f"{res['flop_limits']['train_samples_per_s']:,.0f} training samples/s and "
             f"{res['flop_limits']['score_rows_per_s']:,.0f} scored rows/s. CPU features: "

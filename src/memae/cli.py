@@ -570,6 +570,7 @@ BENCHMARKS = {
     "all": "leaderboard",
     "latent": "latent",
     "speed": "speed",
+    "precision": "precision",
     "scaling": "scaling",
 }
 

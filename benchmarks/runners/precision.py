@@ -1,0 +1,252 @@
+"""What ``precision="auto"`` buys on this machine, and what it costs in detection quality.
+
+Issue 20 asks that on a CPU with native bf16 (AVX512-BF16 or AMX) ``"auto"`` train the
+``mnist`` and ``cifar10`` presets at least 1.5x as fast as ``"fp32"``, with one-class
+ROC-AUCs within 0.01 (same seed, several classes), and that ``channels_last`` be used
+for the conv backbones where it is faster. Two parts:
+
+1. **Step timing.** One training step (forward, backward, Adam) and one scoring pass
+   of a preset batch, for AE and MemAE, in four layouts: float32 and bf16 autocast,
+   each with the default (contiguous) and the ``channels_last`` memory format. The
+   layouts alternate step by step (each with its own copy of the network and its own
+   Adam) and the medians are kept, so a slow spell of a shared machine hits all four.
+2. **Whole fits.** The ``mnist`` and ``cifar10`` presets fitted on real training
+   images of several normal classes, in ``"fp32"`` and in ``"auto"``, same seed, a
+   fixed epoch budget (``--epochs``; patience off, so that both precisions train the
+   same number of steps and the time ratio is the speed-up of a fit), then scored on
+   the whole test set: the wall time of each fit and the ROC-AUC of each precision, and
+   a float32 fit with another seed as the scale of differences that are not the
+   precision's. ``--converged`` trains with the presets' own label-free stopping rule
+   instead (validation loss, patience; hours on 2 cores); the speed-up is then per epoch.
+
+Run ``python benchmarks/precision.py [--readme README.md]`` (``--quick``: tiny slices).
+Results: ``benchmarks/results/precision.json`` and ``.md``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import copy
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from sklearn.metrics import roc_auc_score
+
+from benchmarks.runners.report import environment, update_readme, write_results
+from benchmarks.runners.speed import cpu_features
+from memae import AutoEncoder, MemAE
+from memae.datasets import load_image_dataset
+from memae.evaluation import one_class_labels
+from memae.nn.precision import Stack, native_bf16_cpu, set_precision
+from memae.presets import PRESETS
+from memae.training.trainer import adam
+
+MODELS = {"AE": AutoEncoder, "MemAE": MemAE}
+#: step timing: preset -> (one input's shape, timed steps)
+STEP_PRESETS = {"mnist": ((28, 28), 40), "cifar10": ((32, 32, 3), 20),
+                "ped2-cpu": ((1, 16, 64, 64), 8)}  # fmt: skip
+#: whole fits: preset -> normal classes
+FIT_PRESETS = {"mnist": (0, 1, 2, 3, 4), "cifar10": (0, 1, 2)}
+LAYOUTS = ("fp32", "bf16", "fp32 channels_last", "bf16 channels_last")
+TARGET_SPEEDUP, TARGET_AUC_DIFF = 1.5, 0.01
+
+
+def step_timing(preset: str, shape: tuple[int, ...], steps: int) -> dict[str, Any]:
+    """Median ms of a training step and a scoring pass per model and layout."""
+    batch_size = PRESETS[preset].common["batch_size"]
+    X = np.random.default_rng(0).integers(0, 256, (batch_size, *shape), dtype=np.uint8)
+    out: dict[str, Any] = {"batch_size": batch_size, "steps": steps}
+    for name, cls in MODELS.items():
+        det = cls.from_preset(preset, epochs=1, validation_fraction=0.0, patience=None,
+                              precision="fp32", device="cpu", random_state=0).fit(X)  # fmt: skip
+        batch = next(det._batches(det._check_input(X), batch_size))[1]
+        runs = {}
+        for layout in LAYOUTS:
+            net = copy.deepcopy(det.network_)
+            set_precision(net, torch.bfloat16 if layout.startswith("bf16") else None)
+            for m in net.modules():  # the layout, whatever set_precision chose
+                if isinstance(m, Stack):
+                    m.channels_last = layout.endswith("channels_last")
+            runs[layout] = (net, adam(net, 1e-4), batch)
+        times = {layout: {"train": [], "score": []} for layout in LAYOUTS}
+        for i in range(steps + 2):  # the first two rounds warm up
+            for layout in LAYOUTS[:: 1 if i % 2 else -1]:
+                net, opt, x = runs[layout]
+                net.train()
+                t0 = time.perf_counter()
+                opt.zero_grad(set_to_none=True)
+                det._loss(net, x)["loss"].backward()
+                opt.step()
+                t1 = time.perf_counter()
+                net.eval()
+                with torch.inference_mode():
+                    det._score_batch(net, x)
+                t2 = time.perf_counter()
+                if i >= 2:
+                    times[layout]["train"].append(t1 - t0)
+                    times[layout]["score"].append(t2 - t1)
+        out[name] = {lay: {k: 1e3 * float(np.median(v)) for k, v in t.items()}
+                     for lay, t in times.items()}  # fmt: skip
+    return out
+
+
+def _per_class(X: np.ndarray, y: np.ndarray, n: int) -> tuple[np.ndarray, np.ndarray]:
+    keep = np.sort(np.concatenate([np.flatnonzero(y == c)[:n] for c in np.unique(y)]))
+    return X[keep], y[keep]
+
+
+def whole_fits(
+    preset: str, classes: tuple[int, ...], epochs: int | None, data: str | None, quick: bool
+) -> dict[str, Any]:
+    """Fit time and test ROC-AUC of every model and normal class, fp32 against auto
+    (``epochs=None``: the preset's own stopping rule)."""
+    budget = (
+        {} if epochs is None else {"epochs": epochs, "validation_fraction": 0.0, "patience": None}
+    )
+    X, y = load_image_dataset(preset, "train", data)
+    Xt, yt = load_image_dataset(preset, "test", data)
+    if quick:  # the first images of every class
+        X, y = _per_class(X, y, 100)
+        Xt, yt = _per_class(Xt, yt, 20)
+    rows = []
+    for c in classes:
+        labels = one_class_labels(yt, c)
+        for name, cls in MODELS.items():
+            row: dict[str, Any] = {"model": name, "class": c}
+            # the reference: how far float32 itself moves with another seed
+            for key, precision, seed in (("fp32", "fp32", 0), ("auto", "auto", 0),
+                                         ("fp32_seed1", "fp32", 1)):  # fmt: skip
+                det = cls.from_preset(preset, **budget, precision=precision, random_state=seed)
+                start = time.perf_counter()
+                det.fit(X[y == c])
+                row[f"{key}_fit_seconds"] = time.perf_counter() - start
+                row[f"{key}_epochs"] = len(det.history_)
+                row[f"{key}_auc"] = float(roc_auc_score(labels, det.decision_function(Xt)))
+            row["speedup"] = (row["fp32_fit_seconds"] / row["fp32_epochs"]) / (
+                row["auto_fit_seconds"] / row["auto_epochs"]
+            )  # per epoch: the two may stop at different epochs under --converged
+            row["auc_diff"] = row["auto_auc"] - row["fp32_auc"]
+            row["seed_diff"] = row["fp32_seed1_auc"] - row["fp32_auc"]
+            rows.append(row)
+            print(preset, row, flush=True)
+    return {"epochs": epochs or "converged", "classes": list(classes), "rows": rows}
+
+
+def run(args: argparse.Namespace, command: tuple[str, list[str] | None]) -> dict[str, Any]:
+    steps_scale = 0.2 if args.quick else 1.0
+    res: dict[str, Any] = {
+        "benchmark": "precision",
+        "quick": args.quick,
+        "environment": environment(*command),
+        "cpu_features": cpu_features(),
+        "precision_auto": "bf16" if native_bf16_cpu() else "fp32",
+        "targets": {"speedup": TARGET_SPEEDUP, "auc_diff": TARGET_AUC_DIFF},
+        "steps": {
+            preset: step_timing(preset, shape, max(2, int(steps * steps_scale)))
+            for preset, (shape, steps) in STEP_PRESETS.items()
+        },
+    }
+    classes = {p: c[:1] if args.quick else c for p, c in FIT_PRESETS.items()}
+    epochs = 1 if args.quick else None if args.converged else args.epochs
+    res["fits"] = {p: whole_fits(p, c, epochs, args.data, args.quick) for p, c in classes.items()}
+    return res
+
+
+def markdown(res: dict[str, Any]) -> str:
+    env, auto = res["environment"], res["precision_auto"]
+    feats = ", ".join(k for k, v in res["cpu_features"].items() if v) or "none of AVX-512/BF16/AMX"
+    lines = [
+        f'bf16 against float32 on {env["cpu"]} ({feats}; `precision="auto"` is {auto} here), '
+        f"{env['torch_threads']} torch threads; `{env['command']}`.",
+        "",
+        "One training step (forward, backward, Adam) and one scoring pass of a preset batch, "
+        "median ms, the four layouts alternating step by step:",
+        "",
+        "| preset | model | batch | "
+        + " | ".join(f"{lay} train" for lay in LAYOUTS)
+        + " | bf16 speed-up train | fp32 score | bf16 score | bf16 speed-up score |",
+        "|---|---|---|" + "---|" * (len(LAYOUTS) + 4),
+    ]
+    for preset, r in res["steps"].items():
+        for name in MODELS:
+            t = r[name]
+            lines.append(
+                f"| {preset} | {name} | {r['batch_size']} | "
+                + " | ".join(f"{t[lay]['train']:.1f}" for lay in LAYOUTS)
+                + f" | {t['fp32']['train'] / t['bf16']['train']:.2f}x | {t['fp32']['score']:.1f} | "
+                f"{t['bf16']['score']:.1f} | {t['fp32']['score'] / t['bf16']['score']:.2f}x |"
+            )
+    converged = any(f["epochs"] == "converged" for f in res["fits"].values())
+    budget = (
+        "the preset's own label-free stopping rule (epochs: fp32 / auto; speed-up per epoch)"
+        if converged
+        else "the preset with a fixed epoch budget (patience off, so both train the same steps)"
+    )
+    lines += [
+        "",
+        'Whole fits, `"fp32"` against `"auto"`, same seed, real training images of the normal '
+        f"class, {budget}, ROC-AUC on the whole test set; the last two columns are a float32 "
+        "fit with seed 1, the size of a difference that is not the precision's:",
+        "",
+        "| preset | epochs | model | class | fp32 fit s | auto fit s | speed-up | fp32 AUC | "
+        "auto AUC | AUC diff | fp32 seed-1 AUC | seed diff |",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|",
+    ]
+    verdicts = []
+    for preset, f in res["fits"].items():
+        for row in f["rows"]:
+            epochs = f["epochs"]
+            if epochs == "converged":
+                epochs = f"{row['fp32_epochs']} / {row['auto_epochs']}"
+            lines.append(
+                f"| {preset} | {epochs} | {row['model']} | {row['class']} | "
+                f"{row['fp32_fit_seconds']:.1f} | {row['auto_fit_seconds']:.1f} | "
+                f"{row['speedup']:.2f}x | {row['fp32_auc']:.4f} | {row['auto_auc']:.4f} | "
+                f"{row['auc_diff']:+.4f} | {row['fp32_seed1_auc']:.4f} | "
+                f"{row['seed_diff']:+.4f} |"
+            )
+        for name in MODELS:
+            mine = [row for row in f["rows"] if row["model"] == name]
+            speed = float(np.exp(np.mean([np.log(row["speedup"]) for row in mine])))
+            diff = max(abs(row["auc_diff"]) for row in mine)
+            seed = max(abs(row["seed_diff"]) for row in mine)
+            verdicts.append(
+                f"{preset} {name}: speed-up {speed:.2f}x (geometric mean; target "
+                f"{TARGET_SPEEDUP}x: {'met' if speed >= TARGET_SPEEDUP else 'missed'}), largest "
+                f"|AUC diff| {diff:.4f} (target {TARGET_AUC_DIFF}: "
+                f"{'met' if diff <= TARGET_AUC_DIFF else 'missed'}; float32 with seed 1 instead "
+                f"of 0: {seed:.4f})"
+            )
+    lines += ["", "Targets (issue 20, native-bf16 CPU): " + "; ".join(verdicts) + "."]
+    if auto == "fp32":
+        lines += ["", '`"auto"` is float32 on this CPU, so the targets do not apply here.']
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None, prog: str = "memae benchmark precision") -> None:
+    parser = argparse.ArgumentParser(prog=prog, description=__doc__)
+    parser.add_argument("--epochs", type=int, default=10, help="fixed epochs of each whole fit")
+    parser.add_argument(
+        "--converged",
+        action="store_true",
+        help="whole fits with the presets' stopping rule instead of --epochs (hours)",
+    )
+    parser.add_argument("--quick", action="store_true", help="tiny slices, 1 epoch, 1 class")
+    parser.add_argument("--data", default=None, help="the data folder")
+    parser.add_argument("--out", type=Path, default=Path("benchmarks/results"))
+    parser.add_argument("--readme", type=Path, default=None, help="README to update")
+    args = parser.parse_args(argv)
+    res = run(args, (prog, argv))
+    md = markdown(res)
+    stem = "precision" + ("-quick" if args.quick else "-converged" if args.converged else "")
+    write_results(res, md, args.out, stem)
+    print(md)
+    if args.readme is not None and not args.quick:
+        update_readme(args.readme, stem, md)
+
+
+if __name__ == "__main__":
+    main()
