@@ -29,6 +29,8 @@ def test_autocast_dtype_resolution(monkeypatch):
     assert autocast_dtype("auto", CPU) is None  # emulated bf16 would be slower: fp32
     monkeypatch.setattr("memae.nn.precision.native_bf16_cpu", lambda: True)
     assert autocast_dtype("auto", CPU) is torch.bfloat16
+    assert autocast_dtype("auto", CPU, conv=False) is None  # tabular MLPs stay float32
+    assert autocast_dtype("bf16", CPU, conv=False) is torch.bfloat16
     with pytest.raises(ValueError, match="precision must be one of"):
         autocast_dtype("fp16", CPU)
     with pytest.raises(ValueError, match="precision"):
@@ -52,9 +54,9 @@ def test_bf16_matches_fp32_and_reruns_bit_identically(cls):
     for tensor in bf16.network_.state_dict().values():  # weights stay float32
         assert not tensor.is_floating_point() or tensor.dtype == torch.float32
     assert s16.dtype == np.float64 and np.isfinite(s16).all()
-    if not native_bf16_cpu():  # auto: float32 here, bit for bit
-        auto = cls(**params).fit(X)
-        np.testing.assert_array_equal(auto.decision_function(T), s32)
+    # auto keeps these MLP networks float32 on every CPU, bit for bit
+    auto = cls(**params).fit(X)
+    np.testing.assert_array_equal(auto.decision_function(T), s32)
 
 
 def test_only_the_backbones_run_in_bf16():

@@ -19,6 +19,10 @@ for the conv backbones where it is faster. Two parts:
    precision's. ``--converged`` trains with the presets' own label-free stopping rule
    instead (validation loss, patience; hours on 2 cores); the speed-up is then per epoch.
 
+3. **The tabular MLPs** (``--tabular``, on its own): a KDD preset step in float32 and
+   bf16, and the sanity suite's ROC-AUC of every detector's defaults in both, the
+   evidence for ``"auto"`` keeping MLP networks float32.
+
 Run ``python benchmarks/precision.py [--readme README.md]`` (``--quick``: tiny slices).
 Results: ``benchmarks/results/precision.json`` and ``.md``.
 """
@@ -71,26 +75,95 @@ def step_timing(preset: str, shape: tuple[int, ...], steps: int) -> dict[str, An
                 if isinstance(m, Stack):
                     m.channels_last = layout.endswith("channels_last")
             runs[layout] = (net, adam(net, 1e-4), batch)
-        times = {layout: {"train": [], "score": []} for layout in LAYOUTS}
-        for i in range(steps + 2):  # the first two rounds warm up
-            for layout in LAYOUTS[:: 1 if i % 2 else -1]:
-                net, opt, x = runs[layout]
-                net.train()
-                t0 = time.perf_counter()
-                opt.zero_grad(set_to_none=True)
-                det._loss(net, x)["loss"].backward()
-                opt.step()
-                t1 = time.perf_counter()
-                net.eval()
-                with torch.inference_mode():
-                    det._score_batch(net, x)
-                t2 = time.perf_counter()
-                if i >= 2:
-                    times[layout]["train"].append(t1 - t0)
-                    times[layout]["score"].append(t2 - t1)
-        out[name] = {lay: {k: 1e3 * float(np.median(v)) for k, v in t.items()}
-                     for lay, t in times.items()}  # fmt: skip
+        out[name] = _alternate(det, runs, steps)
     return out
+
+
+def _alternate(det: Any, runs: dict[str, tuple], steps: int) -> dict[str, dict[str, float]]:
+    """Median ms of a training step and a scoring pass of each ``(network, Adam, batch)``
+    of ``runs``, the runs alternating step by step (order reversed every round)."""
+    times: dict[str, dict[str, list[float]]] = {k: {"train": [], "score": []} for k in runs}
+    for i in range(steps + 2):  # the first two rounds warm up
+        for key in list(runs)[:: 1 if i % 2 else -1]:
+            net, opt, x = runs[key]
+            net.train()
+            t0 = time.perf_counter()
+            opt.zero_grad(set_to_none=True)
+            det._loss(net, x)["loss"].backward()
+            opt.step()
+            t1 = time.perf_counter()
+            net.eval()
+            with torch.inference_mode():
+                det._score_batch(net, x)
+            t2 = time.perf_counter()
+            if i >= 2:
+                times[key]["train"].append(t1 - t0)
+                times[key]["score"].append(t2 - t1)
+    return {k: {p: 1e3 * float(np.median(v)) for p, v in t.items()} for k, t in times.items()}
+
+
+def tabular(data: str | None, quick: bool) -> dict[str, Any]:
+    """Why ``"auto"`` keeps the tabular MLPs float32: a KDD preset step (1,024 rows) in
+    float32 and bf16, and the sanity suite's ROC-AUC of every detector's defaults in both."""
+    from memae import registry
+    from memae.datasets import SANITY_KINDS, load_kdd, make_sanity
+
+    X = load_kdd(data)[0][:4096]
+    steps = {}
+    for name, cls in MODELS.items():
+        det = cls.from_preset("kdd", epochs=1, validation_fraction=0.0, precision="fp32",
+                              device="cpu", random_state=0).fit(X)  # fmt: skip
+        batch = next(det._batches(det._check_input(X), 1024))[1]
+        runs = {}
+        for p in ("fp32", "bf16"):
+            net = copy.deepcopy(det.network_)
+            set_precision(net, torch.bfloat16 if p == "bf16" else None)
+            runs[p] = (net, adam(net, 1e-4), batch)
+        steps[name] = _alternate(det, runs, 20 if quick else 200)
+    detectors = {n: c for n, c in registry.detectors().items() if c.__module__.startswith("memae.")}
+    sanity = []
+    for name, cls in detectors.items():
+        for kind in SANITY_KINDS:
+            X_s, X_t, y_t = make_sanity(kind, seed=0)
+            row: dict[str, Any] = {"detector": name, "kind": kind}
+            for p in ("fp32", "bf16"):
+                det = cls(random_state=0, precision=p, **({"epochs": 2} if quick else {}))
+                det.fit(X_s[:500] if quick else X_s)
+                row[p] = float(roc_auc_score(y_t, det.decision_function(X_t)))
+            sanity.append(row)
+            print(row, flush=True)
+    return {"kdd_steps": steps, "sanity": sanity}
+
+
+def tabular_markdown(res: dict[str, Any]) -> str:
+    env = res["environment"]
+    t = res["tabular"]
+    lines = [
+        f"The tabular MLPs in float32 and bf16 on {env['cpu']}, {env['torch_threads']} torch "
+        f"threads; `{env['command']}`. A KDD preset step (batch 1,024), median ms:",
+        "",
+        "| model | fp32 train | bf16 train | fp32 score | bf16 score |",
+        "|---|---|---|---|---|",
+    ]
+    for name, r in t["kdd_steps"].items():
+        lines.append(
+            f"| {name} | {r['fp32']['train']:.2f} | {r['bf16']['train']:.2f} | "
+            f"{r['fp32']['score']:.2f} | {r['bf16']['score']:.2f} |"
+        )
+    lines += [
+        "",
+        "The sanity suite (`memae.datasets.make_sanity`, seed 0), every detector's defaults, "
+        "ROC-AUC:",
+        "",
+        "| detector | anomalies | fp32 | bf16 | bf16 - fp32 |",
+        "|---|---|---|---|---|",
+    ]
+    for r in t["sanity"]:
+        lines.append(
+            f"| {r['detector']} | {r['kind']} | {r['fp32']:.4f} | {r['bf16']:.4f} | "
+            f"{r['bf16'] - r['fp32']:+.4f} |"
+        )
+    return "\n".join(lines)
 
 
 def _per_class(X: np.ndarray, y: np.ndarray, n: int) -> tuple[np.ndarray, np.ndarray]:
@@ -144,10 +217,13 @@ def run(args: argparse.Namespace, command: tuple[str, list[str] | None]) -> dict
         "cpu_features": cpu_features(),
         "precision_auto": "bf16" if native_bf16_cpu() else "fp32",
         "targets": {"speedup": TARGET_SPEEDUP, "auc_diff": TARGET_AUC_DIFF},
-        "steps": {
-            preset: step_timing(preset, shape, max(2, int(steps * steps_scale)))
-            for preset, (shape, steps) in STEP_PRESETS.items()
-        },
+    }
+    if args.tabular:
+        res["tabular"] = tabular(args.data, args.quick)
+        return res
+    res["steps"] = {
+        preset: step_timing(preset, shape, max(2, int(steps * steps_scale)))
+        for preset, (shape, steps) in STEP_PRESETS.items()
     }
     classes = {p: c[:1] if args.quick else c for p, c in FIT_PRESETS.items()}
     epochs = 1 if args.quick else None if args.converged else args.epochs
@@ -234,14 +310,20 @@ def main(argv: list[str] | None = None, prog: str = "memae benchmark precision")
         action="store_true",
         help="whole fits with the presets' stopping rule instead of --epochs (hours)",
     )
+    parser.add_argument(
+        "--tabular",
+        action="store_true",
+        help="only the tabular MLPs: KDD step times and the sanity suite in fp32 and bf16",
+    )
     parser.add_argument("--quick", action="store_true", help="tiny slices, 1 epoch, 1 class")
     parser.add_argument("--data", default=None, help="the data folder")
     parser.add_argument("--out", type=Path, default=Path("benchmarks/results"))
     parser.add_argument("--readme", type=Path, default=None, help="README to update")
     args = parser.parse_args(argv)
     res = run(args, (prog, argv))
-    md = markdown(res)
-    stem = "precision" + ("-quick" if args.quick else "-converged" if args.converged else "")
+    md = tabular_markdown(res) if args.tabular else markdown(res)
+    kind = "-tabular" if args.tabular else "-converged" if args.converged else ""
+    stem = "precision" + kind + ("-quick" if args.quick else "")
     write_results(res, md, args.out, stem)
     print(md)
     if args.readme is not None and not args.quick:

@@ -422,7 +422,8 @@ def markdown(res: dict[str, Any]) -> str:
             f"{res['mlp_forward_flops_per_row']:,} forward FLOPs per row (training: 3x) = "
             f"{res['flop_limits']['train_samples_per_s']:,.0f} training samples/s and "
             f"{res['flop_limits']['score_rows_per_s']:,.0f} scored rows/s. CPU features: "
-            f'{feats}; `precision="auto"` is {res["precision_auto"]} here.',
+            f'{feats}; `precision="auto"` is {res["precision_auto"]} here for conv networks '
+            "and float32 for these MLP rows.",
         ]
     lines += ["", "| ratio | measured |", "|---|---|"]
     for name, value in res["ratios"].items():

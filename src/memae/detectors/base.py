@@ -453,12 +453,15 @@ class BaseDetector(DecisionMixin, ExplainMixin, BaseEstimator, metaclass=ABCMeta
         with torch.random.fork_rng(devices=[]):
             torch.manual_seed(self.seed_)
             network = self._build_network(network_shape(self.sample_shape_))
-        set_precision(network, self._amp_dtype())
+        set_precision(network, self._amp_dtype(network))
         return arr, network
 
-    def _amp_dtype(self) -> torch.dtype | None:
-        """The backbones' autocast dtype for ``precision`` on ``device_`` (None: fp32)."""
-        return autocast_dtype(self.precision, self.device_)
+    def _amp_dtype(self, network: nn.Module | None = None) -> torch.dtype | None:
+        """The backbones' autocast dtype for ``precision`` on ``device_`` (None: fp32), for
+        ``network`` (default ``network_``): ``"auto"`` keeps MLP-only networks float32."""
+        net = self.network_ if network is None else network
+        conv = any(isinstance(m, nn.modules.conv._ConvNd) for m in net.modules())
+        return autocast_dtype(self.precision, self.device_, conv)
 
     def _identity(self) -> str:
         """A digest of the class and every parameter that can change training (all but
