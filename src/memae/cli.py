@@ -696,8 +696,8 @@ def _add_fit(sub: argparse._SubParsersAction) -> None:
         "--precision",
         choices=("auto", "fp32", "bf16"),
         default=None,
-        help="bf16 autocast of the encoder and decoder; auto (default): bf16 where the "
-        "GPU or CPU computes it natively",
+        help="bf16 autocast of the encoder and decoder; auto (default): bf16 for conv "
+        "networks where the GPU or CPU computes it natively, float32 for tabular MLPs",
     )
     p.add_argument("--checkpoint-dir", default=None, help="checkpoint (and resume) here")
     p.add_argument("--checkpoint-every", type=int, default=1, metavar="K")

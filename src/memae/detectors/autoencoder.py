@@ -74,8 +74,8 @@ default="standard"
     precision : {"auto", "fp32", "bf16"}, default="auto"
         ``"bf16"`` runs the encoder and decoder under bf16 autocast
         (:mod:`memae.nn.precision`); the memory, losses, scores and weights stay
-        float32. ``"auto"`` is bf16 on CUDA devices and CPUs with native bf16
-        (AVX512-BF16 / AMX), float32 elsewhere.
+        float32. ``"auto"`` is bf16 for conv backbones on CUDA devices and CPUs with
+        native bf16 (AVX512-BF16 / AMX), float32 elsewhere and for MLP backbones.
     random_state : int or None, default=None
         Seed; a repeated CPU fit with the same seed is bit-identical.
     verbose : int, default=0
