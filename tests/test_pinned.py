@@ -25,12 +25,12 @@ from __future__ import annotations
 
 import json
 import os
-import platform
 import sys
 from pathlib import Path
 
 import numpy as np
 import pytest
+from benchmarks.runners.report import cpu_name
 
 from memae import registry
 from memae.presets import PRESETS
@@ -52,16 +52,6 @@ def sample(preset: str) -> np.ndarray:
         return rng.integers(0, 256, (16, 32, 32, 3), dtype=np.uint8)
     h, w = PRESETS[preset].data["frame_size"]
     return rng.integers(0, 256, (3, 1, 16, h, w), dtype=np.uint8)
-
-
-def cpu_model() -> str:
-    """This machine's CPU model name (Linux), else the platform's processor string."""
-    info = Path("/proc/cpuinfo")
-    if info.is_file():
-        for line in info.read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    return platform.processor()
 
 
 def cases() -> list[tuple[str, str]]:
@@ -93,7 +83,7 @@ def test_seeded_scores_are_pinned(preset, model_key):
     if os.environ.get("MEMAE_PINNED_EXACT"):
         rtol = 0.0
     else:
-        rtol = 1e-5 if recorded["_cpu"] == cpu_model() else 2e-2
+        rtol = 1e-5 if recorded["_cpu"] == cpu_name() else 2e-2
     np.testing.assert_allclose(quick_scores(preset, model_key), pinned, rtol=rtol, atol=0)
 
 
@@ -107,12 +97,12 @@ def test_model_files_saved_before_the_refactor_still_load(name):
     det = memae.load(folder / name).set_params(precision="fp32")  # as when saved
     assert type(det).__name__ == name and det.n_features_in_ == 6
     scores = det.decision_function(X.astype(np.float32)[:5])
-    same_cpu = json.loads(PINNED.read_text())["_cpu"] == cpu_model()
+    same_cpu = json.loads(PINNED.read_text())["_cpu"] == cpu_name()
     # no training here to amplify kernel differences: 1e-4 on another CPU (measured 1e-5)
     np.testing.assert_allclose(scores, recorded["scores"][name], rtol=1e-6 if same_cpu else 1e-4)
 
 
 if __name__ == "__main__" and sys.argv[1:] == ["--write"]:  # pragma: no cover
-    values = {"_cpu": cpu_model(), **{f"{p}/{m}": quick_scores(p, m) for p, m in cases()}}
+    values = {"_cpu": cpu_name(), **{f"{p}/{m}": quick_scores(p, m) for p, m in cases()}}
     PINNED.write_text(json.dumps(values, indent=1) + "\n")
     print(f"wrote {len(values)} cases to {PINNED}")

@@ -40,7 +40,7 @@ import torch
 from sklearn.metrics import roc_auc_score
 
 from benchmarks.runners.report import environment, update_readme, write_results
-from benchmarks.runners.speed import cpu_features
+from benchmarks.runners.speed import alternate_steps, cpu_features
 from memae import AutoEncoder, MemAE
 from memae.datasets import load_image_dataset
 from memae.evaluation import one_class_labels
@@ -74,32 +74,15 @@ def step_timing(preset: str, shape: tuple[int, ...], steps: int) -> dict[str, An
             for m in net.modules():  # the layout, whatever set_precision chose
                 if isinstance(m, Stack):
                     m.channels_last = layout.endswith("channels_last")
-            runs[layout] = (net, adam(net, 1e-4), batch)
-        out[name] = _alternate(det, runs, steps)
+            runs[layout] = (det, net, adam(net, 1e-4), batch)
+        out[name] = _median_ms(runs, steps)
     return out
 
 
-def _alternate(det: Any, runs: dict[str, tuple], steps: int) -> dict[str, dict[str, float]]:
-    """Median ms of a training step and a scoring pass of each ``(network, Adam, batch)``
-    of ``runs``, the runs alternating step by step (order reversed every round)."""
-    times: dict[str, dict[str, list[float]]] = {k: {"train": [], "score": []} for k in runs}
-    for i in range(steps + 2):  # the first two rounds warm up
-        for key in list(runs)[:: 1 if i % 2 else -1]:
-            net, opt, x = runs[key]
-            net.train()
-            t0 = time.perf_counter()
-            opt.zero_grad(set_to_none=True)
-            det._loss(net, x)["loss"].backward()
-            opt.step()
-            t1 = time.perf_counter()
-            net.eval()
-            with torch.inference_mode():
-                det._score_batch(net, x)
-            t2 = time.perf_counter()
-            if i >= 2:
-                times[key]["train"].append(t1 - t0)
-                times[key]["score"].append(t2 - t1)
-    return {k: {p: 1e3 * float(np.median(v)) for p, v in t.items()} for k, t in times.items()}
+def _median_ms(runs: dict[str, tuple], steps: int) -> dict[str, dict[str, float]]:
+    """:func:`~benchmarks.runners.speed.alternate_steps` in milliseconds."""
+    med = alternate_steps(runs, steps)
+    return {k: {p: 1e3 * v for p, v in t.items()} for k, t in med.items()}
 
 
 def tabular(data: str | None, quick: bool) -> dict[str, Any]:
@@ -118,8 +101,8 @@ def tabular(data: str | None, quick: bool) -> dict[str, Any]:
         for p in ("fp32", "bf16"):
             net = copy.deepcopy(det.network_)
             set_precision(net, torch.bfloat16 if p == "bf16" else None)
-            runs[p] = (net, adam(net, 1e-4), batch)
-        steps[name] = _alternate(det, runs, 20 if quick else 200)
+            runs[p] = (det, net, adam(net, 1e-4), batch)
+        steps[name] = _median_ms(runs, 20 if quick else 200)
     detectors = {n: c for n, c in registry.detectors().items() if c.__module__.startswith("memae.")}
     sanity = []
     for name, cls in detectors.items():

@@ -19,6 +19,17 @@ from memae._version import __version__
 from memae.io import write_atomic
 
 
+def cpu_name() -> str:
+    """This machine's CPU model name (Linux ``/proc/cpuinfo``), else the platform's string."""
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
+
+
 def environment(prog: str, argv: list[str] | None) -> dict[str, Any]:
     """Where and how a benchmark ran (stored next to its figures).
 
@@ -26,14 +37,6 @@ def environment(prog: str, argv: list[str] | None) -> dict[str, Any]:
     ``python benchmarks/kdd.py``) and ``argv`` its options, for the re-run command.
     """
     args = sys.argv[1:] if argv is None else argv
-    cpu = platform.processor() or platform.machine()
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
     return {
         "command": " ".join([prog, *(shlex.quote(a) for a in args)]),
         "date": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
@@ -41,7 +44,7 @@ def environment(prog: str, argv: list[str] | None) -> dict[str, Any]:
         "python": platform.python_version(),
         "torch": torch.__version__,
         "torch_threads": torch.get_num_threads(),
-        "cpu": cpu,
+        "cpu": cpu_name(),
         "cpu_count": os.cpu_count(),
         "cuda": torch.cuda.get_device_name(0) if torch.cuda.is_available() else None,
     }

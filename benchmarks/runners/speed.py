@@ -281,6 +281,30 @@ PAIRED = {"kdd": (None, 200), "mnist": ((28, 28), 60), "cifar10": ((32, 32, 3), 
           "ped2-cpu": ((1, 16, 64, 64), 12)}  # fmt: skip
 
 
+def alternate_steps(runs: dict[str, tuple], steps: int) -> dict[str, dict[str, float]]:
+    """Median seconds of a training step (forward, backward, Adam) and a scoring pass of
+    each ``(detector, network, optimizer, batch)`` of ``runs``, the runs alternating step
+    by step (the order reversed every round) after two warm-up rounds."""
+    times: dict[str, dict[str, list[float]]] = {k: {"train": [], "score": []} for k in runs}
+    for i in range(steps + 2):  # the first two rounds warm up
+        for key in list(runs)[:: 1 if i % 2 else -1]:
+            det, net, opt, x = runs[key]
+            net.train()
+            t0 = time.perf_counter()
+            opt.zero_grad(set_to_none=True)
+            det._loss(net, x)["loss"].backward()
+            opt.step()
+            t1 = time.perf_counter()
+            net.eval()
+            with torch.inference_mode():
+                det._score_batch(net, x)
+            t2 = time.perf_counter()
+            if i >= 2:
+                times[key]["train"].append(t1 - t0)
+                times[key]["score"].append(t2 - t1)
+    return {k: {p: float(np.median(v)) for p, v in t.items()} for k, t in times.items()}
+
+
 def paired_overhead(data: str | None = None, quick: bool = False) -> dict[str, Any]:
     """MemAE's extra time per training step and per scoring batch over the AE's, measured
     by alternating single steps of the two (the order swapped every step) and taking
@@ -303,24 +327,7 @@ def paired_overhead(data: str | None = None, quick: bool = False) -> dict[str, A
                                   random_state=0).fit(X)  # fmt: skip
             batch = next(det._batches(det._check_input(X[:batch_size]), batch_size))[1]
             runs[name] = (det, det.network_, adam(det.network_, 1e-4), batch)
-        times: dict[str, dict[str, list[float]]] = {n: {"train": [], "score": []} for n in runs}
-        for i in range(steps + 2):  # the first two pairs warm up
-            for name in list(runs)[:: 1 if i % 2 else -1]:
-                det, net, opt, batch = runs[name]
-                net.train()
-                t0 = time.perf_counter()
-                opt.zero_grad(set_to_none=True)
-                det._loss(net, batch)["loss"].backward()
-                opt.step()
-                t1 = time.perf_counter()
-                net.eval()
-                with torch.inference_mode():
-                    det._score_batch(net, batch)
-                t2 = time.perf_counter()
-                if i >= 2:
-                    times[name]["train"].append(t1 - t0)
-                    times[name]["score"].append(t2 - t1)
-        med = {n: {k: float(np.median(v)) for k, v in t.items()} for n, t in times.items()}
+        med = alternate_steps(runs, steps)
         out[preset] = {
             "batch_size": batch_size,
             "steps": steps,
