@@ -129,6 +129,31 @@ def test_branch_free_addressing_equals_the_branch(monkeypatch):
     assert live.last_dead_fraction == 0.0
 
 
+def test_memory_compiles_without_graph_breaks():
+    """torch.compile traces the addressing as one graph, training and scoring: under
+    compilation the dead-row branch is the branch-free form (a data-dependent ``if``
+    would break the graph), which gives the same weights and gradients."""
+    torch.manual_seed(0)
+    mem = Memory(num_items=20, dim=4, shrink_threshold=0.1)  # some rows die
+    q = torch.randn(64, 4, requires_grad=True)
+
+    def loss(q: torch.Tensor) -> torch.Tensor:
+        out = mem(q)
+        return out.output.square().sum() + out.entropy.sum()
+
+    explained = torch._dynamo.explain(loss)(q)
+    assert (explained.graph_count, explained.graph_break_count) == (1, 0)
+    with torch.no_grad():
+        assert torch._dynamo.explain(mem)(q).graph_break_count == 0
+    # the traced graph computes what eager does (aot_eager: no C compiler needed)
+    eager = loss(q)
+    (grad,) = torch.autograd.grad(eager, q)
+    traced = torch.compile(loss, backend="aot_eager", fullgraph=True)(q)
+    (traced_grad,) = torch.autograd.grad(traced, q)
+    torch.testing.assert_close(traced, eager)
+    torch.testing.assert_close(traced_grad, grad)
+
+
 def _literal(
     sim: torch.Tensor, lam: float, eps: float = 1e-12
 ) -> tuple[torch.Tensor, torch.Tensor]:

@@ -244,3 +244,30 @@ def test_paired_overhead_benchmark(kdd, tmp_path):
         ratio = med["MemAE"]["train"] / med["AE"]["train"] - 1
         assert row["memae_extra_train"] == pytest.approx(ratio)
     assert "| kdd | 1024 |" in (tmp_path / "speed-paired-quick.md").read_text()
+
+
+def test_compiled_benchmark(kdd, tmp_path, monkeypatch):
+    """--compiled on KDD: eager and compiled runs of both models, speed-ups and the
+    compiled overhead are the ratios of the medians, and the markdown carries them."""
+    import json
+
+    from benchmarks.runners import speed
+
+    from .conftest import data_root
+
+    monkeypatch.setattr(speed, "COMPILED", {"kdd": (None, 40)})
+    speed.main(["--compiled", "--quick", "--out", str(tmp_path), "--data", str(data_root())])
+    res = json.loads((tmp_path / "speed-compiled-quick.json").read_text())
+    row = res["compiled"]["kdd"]
+    med = row["median_seconds"]
+    assert set(med) == {"AE", "MemAE", "AE compiled", "MemAE compiled"}
+    assert all(v > 0 for m in med.values() for v in m.values())
+    # the first compiled step pays the compilation: far slower than a compiled step
+    assert all(row["first_compiled_step_seconds"][m] > 10 * med[f"{m} compiled"]["train"]
+               for m in ("AE", "MemAE"))  # fmt: skip
+    assert row["MemAE_compiled_speedup_train"] == pytest.approx(
+        med["MemAE"]["train"] / med["MemAE compiled"]["train"]
+    )
+    extra = med["MemAE compiled"]["score"] / med["AE compiled"]["score"] - 1
+    assert row["memae_extra_score_compiled"] == pytest.approx(extra)
+    assert f"{extra:+.1%} score" in (tmp_path / "speed-compiled-quick.md").read_text()

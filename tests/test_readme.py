@@ -86,8 +86,8 @@ RESULT_BLOCKS = {
     "reproducibility", "scaling", "sanity", "kdd", "kdd-raw", "kdd-labelled", "kdd-transfer",
     "mnist", "mnist-labelled", "cifar10", "ped2", "ped2-epochs30", "ped2-speed-64x64",
     "ped2-speed-128x128", "leaderboard",
-    "leaderboard-labelled", "tracks", "latent", "speed", "speed-paired", "precision",
-    "precision-tabular", "mnist-3seeds",
+    "leaderboard-labelled", "tracks", "latent", "speed", "speed-paired", "speed-compiled",
+    "precision", "precision-tabular", "mnist-3seeds",
 }  # fmt: skip
 RESULT_SECTIONS = (
     "### KDDCUP99", "### MNIST and CIFAR-10 one-class", "### UCSD Ped2 video",

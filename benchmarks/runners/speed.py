@@ -24,6 +24,7 @@ Run ``python benchmarks/speed.py`` (or ``memae benchmark speed``).
 from __future__ import annotations
 
 import argparse
+import os
 import time
 from pathlib import Path
 from typing import Any
@@ -281,6 +282,22 @@ PAIRED = {"kdd": (None, 200), "mnist": ((28, 28), 60), "cifar10": ((32, 32, 3), 
           "ped2-cpu": ((1, 16, 64, 64), 12)}  # fmt: skip
 
 
+def time_step(run: tuple) -> tuple[float, float]:
+    """Seconds of one training step (forward, backward, Adam) and one scoring pass of a
+    ``(detector, network, optimizer, batch)`` run."""
+    det, net, opt, x = run
+    net.train()
+    t0 = time.perf_counter()
+    opt.zero_grad(set_to_none=True)
+    det._loss(net, x)["loss"].backward()
+    opt.step()
+    t1 = time.perf_counter()
+    net.eval()
+    with torch.inference_mode():
+        det._score_batch(net, x)
+    return t1 - t0, time.perf_counter() - t1
+
+
 def alternate_steps(runs: dict[str, tuple], steps: int) -> dict[str, dict[str, float]]:
     """Median seconds of a training step (forward, backward, Adam) and a scoring pass of
     each ``(detector, network, optimizer, batch)`` of ``runs``, the runs alternating step
@@ -288,21 +305,40 @@ def alternate_steps(runs: dict[str, tuple], steps: int) -> dict[str, dict[str, f
     times: dict[str, dict[str, list[float]]] = {k: {"train": [], "score": []} for k in runs}
     for i in range(steps + 2):  # the first two rounds warm up
         for key in list(runs)[:: 1 if i % 2 else -1]:
-            det, net, opt, x = runs[key]
-            net.train()
-            t0 = time.perf_counter()
-            opt.zero_grad(set_to_none=True)
-            det._loss(net, x)["loss"].backward()
-            opt.step()
-            t1 = time.perf_counter()
-            net.eval()
-            with torch.inference_mode():
-                det._score_batch(net, x)
-            t2 = time.perf_counter()
+            train, score = time_step(runs[key])
             if i >= 2:
-                times[key]["train"].append(t1 - t0)
-                times[key]["score"].append(t2 - t1)
+                times[key]["train"].append(train)
+                times[key]["score"].append(score)
     return {k: {p: float(np.median(v)) for p, v in t.items()} for k, t in times.items()}
+
+
+MODELS = {"AE": AutoEncoder, "MemAE": MemAE}
+
+
+def _paired_data(preset: str, shape: tuple | None, data: str | None) -> np.ndarray:
+    """Rows for a paired step timing: KDD training rows, or random images of ``shape``."""
+    batch_size = PRESETS[preset].common["batch_size"]
+    if shape is None:
+        X, y = load_kdd(data)
+        return X[kdd_split(y, seed=0)[0]][: 4 * batch_size]
+    return np.random.default_rng(0).integers(0, 256, (batch_size, *shape), dtype=np.uint8)
+
+
+def _step_run(cls: type, preset: str, X: np.ndarray, compiled: bool = False) -> tuple:
+    """``(detector, network, optimizer, batch)`` for :func:`alternate_steps`: ``cls`` with
+    ``preset``'s network fitted one epoch on ``X``; with ``compiled``, the detector's loss
+    and its batch score (each with the network's forward pass and, through AOTAutograd,
+    the backward) run under ``torch.compile``; Adam stays PyTorch's fused step."""
+    from memae.training.trainer import adam
+
+    batch_size = PRESETS[preset].common["batch_size"]
+    det = cls.from_preset(preset, epochs=1, validation_fraction=0.0, device="cpu",
+                          random_state=0).fit(X)  # fmt: skip
+    batch = next(det._batches(det._check_input(X[:batch_size]), batch_size))[1]
+    if compiled:  # instance attributes shadow the methods that time_step calls
+        det._loss = torch.compile(det._loss)
+        det._score_batch = torch.compile(det._score_batch)
+    return det, det.network_, adam(det.network_, 1e-4), batch
 
 
 def paired_overhead(data: str | None = None, quick: bool = False) -> dict[str, Any]:
@@ -310,23 +346,12 @@ def paired_overhead(data: str | None = None, quick: bool = False) -> dict[str, A
     by alternating single steps of the two (the order swapped every step) and taking
     medians: a slow spell of a shared machine then hits both, which whole-fit timings
     cannot promise. Same preset, same batch, Adam as in training."""
-    from memae.training.trainer import adam
-
     out: dict[str, Any] = {}
     for preset, (shape, steps) in PAIRED.items():
         steps = max(4, steps // 10) if quick else steps
         batch_size = PRESETS[preset].common["batch_size"]
-        if shape is None:
-            X, y = load_kdd(data)
-            X = X[kdd_split(y, seed=0)[0]][: 4 * batch_size]
-        else:
-            X = np.random.default_rng(0).integers(0, 256, (batch_size, *shape), dtype=np.uint8)
-        runs = {}
-        for name, cls in (("AE", AutoEncoder), ("MemAE", MemAE)):
-            det = cls.from_preset(preset, epochs=1, validation_fraction=0.0, device="cpu",
-                                  random_state=0).fit(X)  # fmt: skip
-            batch = next(det._batches(det._check_input(X[:batch_size]), batch_size))[1]
-            runs[name] = (det, det.network_, adam(det.network_, 1e-4), batch)
+        X = _paired_data(preset, shape, data)
+        runs = {name: _step_run(cls, preset, X) for name, cls in MODELS.items()}
         med = alternate_steps(runs, steps)
         out[preset] = {
             "batch_size": batch_size,
@@ -336,6 +361,88 @@ def paired_overhead(data: str | None = None, quick: bool = False) -> dict[str, A
             "memae_extra_score": med["MemAE"]["score"] / med["AE"]["score"] - 1,
         }
     return out
+
+
+#: presets of the compiled timing (those of issue 20's overhead target)
+COMPILED = {"kdd": (None, 200), "mnist": ((28, 28), 40)}
+
+
+def compiled_steps(data: str | None = None, quick: bool = False) -> dict[str, Any]:
+    """Eager against ``torch.compile`` (inductor) for AE and MemAE: the four step runs
+    alternate as in :func:`paired_overhead`. The first compiled step and scoring pass of
+    each model, timed apart, pay for the compilation (in a fresh inductor cache)."""
+    import tempfile
+    from unittest import mock
+
+    out: dict[str, Any] = {}
+    with (
+        tempfile.TemporaryDirectory() as cache,
+        mock.patch.dict(os.environ, {"TORCHINDUCTOR_CACHE_DIR": cache}),
+        mock.patch.object(torch._inductor.config, "fx_graph_cache", False),
+    ):  # no cached builds: a cold compile
+        for preset, (shape, steps) in COMPILED.items():
+            steps = max(4, steps // 10) if quick else steps
+            X = _paired_data(preset, shape, data)
+            runs, compile_s = {}, {}
+            for name, cls in MODELS.items():
+                runs[name] = _step_run(cls, preset, X)
+                runs[f"{name} compiled"] = _step_run(cls, preset, X, compiled=True)
+                compile_s[name] = sum(time_step(runs[f"{name} compiled"]))
+            med = alternate_steps(runs, steps)
+            out[preset] = {
+                "batch_size": PRESETS[preset].common["batch_size"],
+                "steps": steps,
+                "median_seconds": med,
+                "first_compiled_step_seconds": compile_s,
+                **{
+                    f"{m}_compiled_speedup_{k}": med[m][k] / med[f"{m} compiled"][k]
+                    for m in MODELS
+                    for k in ("train", "score")
+                },
+                **{
+                    f"memae_extra_{k}_compiled": med["MemAE compiled"][k] / med["AE compiled"][k]
+                    - 1
+                    for k in ("train", "score")
+                },
+            }
+    return out
+
+
+def compiled_markdown(res: dict[str, Any]) -> str:
+    goal = TARGETS["memae_overhead"]
+    env = res["environment"]
+    lines = [
+        "`torch.compile` (inductor, default mode) against eager PyTorch: one training step "
+        "(forward, loss and backward compiled, then Adam) and one "
+        "scoring pass of a preset batch, the four runs alternating step by step (medians), "
+        f'on {env["cpu"]}, {res["threads"]} torch threads, `precision="auto"`; '
+        f"`{env['command']}`:",
+        "",
+        "| preset | model | eager train ms | compiled train ms | speed-up | eager score ms | "
+        "compiled score ms | speed-up | first compiled step (s) |",
+        "|---|---|---|---|---|---|---|---|---|",
+    ]
+    for preset, r in res["compiled"].items():
+        m = r["median_seconds"]
+        for name in MODELS:
+            c = m[f"{name} compiled"]
+            lines.append(
+                f"| {preset} | {name} | {1e3 * m[name]['train']:.2f} | {1e3 * c['train']:.2f} | "
+                f"{r[f'{name}_compiled_speedup_train']:.2f}x | {1e3 * m[name]['score']:.2f} | "
+                f"{1e3 * c['score']:.2f} | {r[f'{name}_compiled_speedup_score']:.2f}x | "
+                f"{r['first_compiled_step_seconds'][name]:.1f} |"
+            )
+
+    def extra(r: dict[str, Any], k: str) -> str:
+        m = r["median_seconds"]
+        eager = m["MemAE"][k] / m["AE"][k] - 1
+        return f"{r[f'memae_extra_{k}_compiled']:+.1%} {k} (eager: {eager:+.1%})"
+
+    extras = "; ".join(
+        f"{p}: {extra(r, 'train')}, {extra(r, 'score')}" for p, r in res["compiled"].items()
+    )
+    lines += ["", f"MemAE's extra time over the AE, both compiled (target {goal:.0%}): {extras}."]
+    return "\n".join(lines)
 
 
 def paired_markdown(res: dict[str, Any]) -> str:
@@ -541,7 +648,27 @@ def main(argv: list[str] | None = None, prog: str = "memae benchmark speed") -> 
         action="store_true",
         help="only MemAE's overhead over the AE, by alternating single steps (speed-paired)",
     )
+    parser.add_argument(
+        "--compiled",
+        action="store_true",
+        help="only eager against torch.compile, AE and MemAE, kdd and mnist (speed-compiled)",
+    )
     args = parser.parse_args(argv)
+    if args.compiled:
+        res = {
+            "benchmark": "speed-compiled",
+            "quick": args.quick,
+            "threads": torch.get_num_threads(),
+            "environment": environment(*((prog, argv))),
+            "targets": TARGETS,
+            "compiled": compiled_steps(args.data, args.quick),
+        }
+        md = compiled_markdown(res)
+        write_results(res, md, args.out, "speed-compiled-quick" if args.quick else "speed-compiled")
+        print(md)
+        if args.readme is not None and not args.quick:
+            update_readme(args.readme, "speed-compiled", md)
+        return
     if args.paired:
         res = {
             "benchmark": "speed-paired",

@@ -252,11 +252,12 @@ class Memory(nn.Module):
         if shift is None:
             shift = sim.detach().amax(dim=1, keepdim=True)
         lam = self.shrink_threshold
-        # While exporting (ONNX, torch.export) the graph cannot branch on data, and on a
-        # GPU the branch would cost a host sync every batch: both always take the
-        # fallback path, which leaves rows with live weights unchanged (bit for bit).
+        # While exporting (ONNX, torch.export) or compiling (torch.compile) the graph
+        # cannot branch on data without a graph break, and on a GPU the branch would cost
+        # a host sync every batch: all of them take the fallback path, which leaves rows
+        # with live weights unchanged (bit for bit).
         exporting = torch.compiler.is_exporting()
-        branch_free = exporting or self._branch_free(sim)
+        branch_free = exporting or torch.compiler.is_compiling() or self._branch_free(sim)
         if torch.is_grad_enabled() and sim.requires_grad and not exporting:
             w, entropy, dead = _SparseAttention.apply(sim, lam, shift, branch_free)
         else:  # inference and export: the same forward maths as plain tensor operations
