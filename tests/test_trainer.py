@@ -173,3 +173,55 @@ def test_progress_bar_only_when_verbose(planted, capsys):
     assert capsys.readouterr().err == ""
     MemAE(verbose=1, **{**FAST, "epochs": 2}).fit(planted[0][:200])
     assert "epoch" in capsys.readouterr().err
+
+
+def _bn_model() -> nn.Module:
+    torch.manual_seed(0)
+    return nn.Sequential(nn.Linear(3, 4), nn.BatchNorm1d(4), nn.Linear(4, 3))
+
+
+@pytest.mark.parametrize(("n", "used"), [(50, 50), (49, 48), (100, 64)])
+def test_precise_bn_hand_checked(n, used):
+    """Running statistics = plain averages of the batch statistics of the first
+    ``batches`` batches (a last batch of one row left out); momentum and mode restored."""
+    from memae.training.trainer import _Rows, precise_bn
+
+    model = _bn_model().eval()
+    data = torch.randn(n, 3, generator=torch.Generator().manual_seed(1)) * 5 + 3
+    precise_bn(model, _Rows(data, None, torch.device("cpu")), torch.arange(n), 16, 4)
+    with torch.no_grad():
+        h = model[0](data[:used])
+    chunks = h.split(16)
+    mean = torch.stack([c.mean(0) for c in chunks]).mean(0)
+    var = torch.stack([c.var(0) for c in chunks]).mean(0)  # unbiased per batch, as BN keeps
+    bn = model[1]
+    torch.testing.assert_close(bn.running_mean, mean)
+    torch.testing.assert_close(bn.running_var, var)
+    assert bn.momentum == 0.1 and not model.training
+
+
+def test_training_ends_each_epoch_with_precise_bn_statistics():
+    """After every epoch the kept weights carry the PreciseBN statistics of their own
+    training rows (the validation loss and the scores use them); with
+    ``precise_bn_batches=0`` they are PyTorch's lagging running averages instead."""
+    from memae.training.trainer import _Rows, precise_bn, split_rows
+
+    X = torch.randn(200, 3, generator=torch.Generator().manual_seed(2)) * 4 + 10
+
+    def loss_fn(m, batch):
+        return {"loss": (m(batch) - batch).pow(2).mean()}
+
+    cfg = dict(epochs=4, batch_size=32, lr=0.05, validation_fraction=0.2, seed=0)
+    model = _bn_model()
+    train(model, X, loss_fn, TrainConfig(**cfg, precise_bn_batches=3))
+    expected = _bn_model()
+    expected.load_state_dict(model.state_dict())
+    train_idx, _ = split_rows(len(X), TrainConfig(**cfg))
+    precise_bn(expected, _Rows(X, None, torch.device("cpu")), train_idx, 32, 3)
+    for a, b in zip(model.state_dict().values(), expected.state_dict().values(), strict=True):
+        assert torch.equal(a, b)
+    lagging = _bn_model()
+    train(lagging, X, loss_fn, TrainConfig(**cfg, precise_bn_batches=0))
+    assert not torch.allclose(lagging[1].running_mean, model[1].running_mean)
+    with pytest.raises(ValueError, match="precise_bn_batches"):
+        TrainConfig(**cfg, precise_bn_batches=-1)

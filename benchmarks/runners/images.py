@@ -46,6 +46,7 @@ from benchmarks.runners.report import (
 from memae import VAE, AutoEncoder, BaseDetector, CompactVAE, LatentNormAE, MemAE
 from memae.datasets import load_image_dataset
 from memae.evaluation import one_class_aucs, one_class_labels, one_class_validation
+from memae.training.config import PRECISE_BN_BATCHES
 
 #: mean ROC-AUC of MemAE paper Table 1
 PAPER = {
@@ -206,6 +207,8 @@ def run_task(
         "n_train": len(train),
         "torch_threads": torch.get_num_threads(),
         "precision": getattr(det, "precision", None),
+        # batch norm statistics recomputed after every epoch (issue 23; absent before)
+        "precise_bn_batches": PRECISE_BN_BATCHES,
     }
     for kind, other in other_scores(det, Xt).items():  # CompactVAE: its other scores
         out[f"auc_{kind}"] = one_class_aucs(other, yt, cls, seed)["auc"]

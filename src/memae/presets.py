@@ -54,6 +54,13 @@ _CONVERGENCE_SOURCE = (
     "epoch's weights; `epochs` is a generous cap, not a budget (issue 23: the fixed "
     "budgets before left most fits still improving). Adam lr 1e-3; no labels are used"
 )
+_PRECISE_BN_SOURCE = (
+    "memae (trainer, every preset with batch norm): the running statistics that eval mode "
+    "uses are recomputed after every epoch from 16 training batches under that epoch's "
+    "weights (PreciseBN). PyTorch's running averages lag behind the weights; after the "
+    "memory's read-out (a large mean, a small spread) the lag made MemAE-nonSpar's "
+    "eval-mode validation loss rise while its training loss fell (issue 23)"
+)
 _IMAGE_SOURCES = {
     "backbone": "paper: strided convolutions down, transposed convolutions up ('conv2d')",
     "activation": "paper: batch norm and ReLU after every layer but the last",
@@ -65,6 +72,7 @@ _IMAGE_SOURCES = {
     "batch 128; " + _CONVERGENCE_SOURCE,
     "contamination": "memae default (the one-class protocol reports AUC only)",
     "l1_weight": "0: the paper's AE baseline (the benchmark's AE-l1 sets it)",
+    "batch norm statistics": _PRECISE_BN_SOURCE,
 }
 
 
@@ -251,6 +259,7 @@ _VIDEO_SOURCES = {
     "l1_weight": "0: the paper's AE baseline",
     "clip_length": "paper and official code: clips of 16 consecutive frames; training uses "
     "every such window",
+    "batch norm statistics": _PRECISE_BN_SOURCE,
 }
 PRESETS["ped2"] = Preset(
     description="UCSD Ped2 video (16-frame clips of 256x256 grayscale), MemAE paper Sec. 4.3",
@@ -318,6 +327,7 @@ _TOLL_SOURCES = {
     "epochs": "official code: 2000 Adam iterations (niter); memae counts epochs, so this is "
     "2000 iterations for the training-set size given in the preset's description",
     "batch_size, lr, beta": "official code (main.py defaults and its README's commands)",
+    "batch norm statistics": _PRECISE_BN_SOURCE + "; no-op for the tabular (MLP) networks",
 }
 _TOLL_IMAGE: dict[str, Any] = {
     **_TOLL_COMMON,

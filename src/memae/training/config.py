@@ -23,6 +23,11 @@ class TrainingError(RuntimeError):
     """Training cannot go on (for example the loss became NaN or infinite)."""
 
 
+#: batches of training rows from which batch norm statistics are recomputed after
+#: every epoch (:attr:`TrainConfig.precise_bn_batches`)
+PRECISE_BN_BATCHES = 16
+
+
 @dataclass(frozen=True)
 class TrainConfig:
     """Settings of :func:`memae.training.train`.
@@ -52,6 +57,15 @@ class TrainConfig:
         An epoch improves on the best validation loss only if it is lower by more
         than ``tol * |best|`` (scikit-learn's ``tol``): a loss that creeps down by
         ever smaller amounts counts as converged.
+    precise_bn_batches : int
+        After every epoch, the batch norm layers' running statistics are recomputed
+        for the epoch's final weights, as plain averages over this many training
+        batches (PreciseBN; ``torch.optim.swa_utils.update_bn``), so that validation
+        and scoring normalise by the statistics of the weights they use. ``0`` keeps
+        PyTorch's exponential running averages, which lag behind the weights; where a
+        layer's input has a large mean and a small spread (the decoder's first layer
+        of a MemAE reading near-uniform attention) that lag wrecks eval-mode outputs
+        (issue 23). Networks without batch norm are not affected.
     """
 
     epochs: int
@@ -63,6 +77,7 @@ class TrainConfig:
     seed: int = 0
     verbose: int = 0
     tol: float = 1e-4
+    precise_bn_batches: int = 16
 
     def __post_init__(self) -> None:
         if self.epochs < 1:
@@ -79,6 +94,8 @@ class TrainConfig:
             raise ValueError(f"patience must be >= 1 or None, got {self.patience}")
         if not self.tol >= 0:
             raise ValueError(f"tol must be >= 0, got {self.tol}")
+        if self.precise_bn_batches < 0:
+            raise ValueError(f"precise_bn_batches must be >= 0, got {self.precise_bn_batches}")
 
 
 @dataclass

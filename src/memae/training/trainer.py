@@ -25,7 +25,9 @@ from pathlib import Path
 import numpy as np
 import torch
 from torch import Tensor, nn
+from torch.nn.modules.batchnorm import _BatchNorm
 from torch.nn.parallel import DistributedDataParallel
+from torch.optim.swa_utils import update_bn
 from torch.utils.data import DistributedSampler
 from tqdm.auto import tqdm
 
@@ -160,6 +162,7 @@ def train(
             order = _epoch_order(epoch, train_idx, par.sampler, config)
             loss = _train_epoch(par.step_model, rows, order, par.batch_size, loss_fn, opt)
             losses = {"epoch": epoch + 1, "loss": _finite_train_loss(loss, epoch)}
+            precise_bn(model, rows, train_idx, config.batch_size, config.precise_bn_batches)
             losses.update(_validate(model, rows, par.val_idx, loss_fn, par.batch_size, monitor))
             run.end_epoch(epoch + 1, losses, monitor is not None, checkpoint_every)
             bar.update(1)
@@ -348,6 +351,24 @@ def _train_epoch(
     count = torch.tensor(float(len(order)), dtype=torch.float64, device=rows.device)
     total = distributed.all_reduce_sum(torch.stack([loss_sum, count]))
     return float(total[0] / total[1])
+
+
+def precise_bn(model: nn.Module, rows: _Rows, idx: Tensor, batch_size: int, batches: int) -> None:
+    """Recompute ``model``'s batch norm running statistics from the first ``batches``
+    batches of the rows ``idx`` (PreciseBN): each layer's running mean and variance
+    become the plain averages of its batch statistics under the current weights.
+
+    The same rows on every rank, so distributed ranks agree. A last batch of one row
+    is left out (batch norm needs two values per channel). No-op without batch norm.
+    """
+    if batches == 0 or not any(isinstance(m, _BatchNorm) for m in model.modules()):
+        return
+    n = min(len(idx), batches * batch_size)
+    chunks = [idx[s : min(s + batch_size, n)] for s in range(0, n, batch_size)]
+    chunks = [c for c in chunks if len(c) > 1]
+    if chunks:
+        with torch.no_grad():
+            update_bn((rows.take(c) for c in chunks), model)
 
 
 def _finite_train_loss(loss: float, epoch: int) -> float:
