@@ -74,6 +74,17 @@ def write_results(results: dict[str, Any], markdown: str, out_dir: Path, stem: s
     write_text_atomic(out_dir / f"{stem}.md", markdown.rstrip() + "\n")
 
 
+def publish(
+    results: dict[str, Any], markdown: str, out_dir: Path, stem: str, readme: Path | None
+) -> None:
+    """Write ``stem.json`` / ``stem.md``, print the table and, with ``readme``, replace
+    its block ``stem``."""
+    write_results(results, markdown, out_dir, stem)
+    print(markdown)
+    if readme is not None:
+        update_readme(readme, stem, markdown)
+
+
 def update_readme(readme: Path, block: str, markdown: str) -> bool:
     """Replace the text between ``<!-- block:start -->`` and ``<!-- block:end -->``."""
     if not readme.is_file():

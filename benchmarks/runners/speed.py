@@ -32,7 +32,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from benchmarks.runners.report import environment, update_readme, write_results
+from benchmarks.runners.report import environment, publish
 from memae import AutoEncoder, MemAE
 from memae.datasets import load_kdd
 from memae.evaluation import kdd_split
@@ -654,36 +654,23 @@ def main(argv: list[str] | None = None, prog: str = "memae benchmark speed") -> 
         help="only eager against torch.compile, AE and MemAE, kdd and mnist (speed-compiled)",
     )
     args = parser.parse_args(argv)
-    if args.compiled:
-        res = {
-            "benchmark": "speed-compiled",
-            "quick": args.quick,
-            "threads": torch.get_num_threads(),
-            "environment": environment(*((prog, argv))),
-            "targets": TARGETS,
-            "compiled": compiled_steps(args.data, args.quick),
-        }
-        md = compiled_markdown(res)
-        write_results(res, md, args.out, "speed-compiled-quick" if args.quick else "speed-compiled")
-        print(md)
-        if args.readme is not None and not args.quick:
-            update_readme(args.readme, "speed-compiled", md)
-        return
-    if args.paired:
-        res = {
-            "benchmark": "speed-paired",
-            "quick": args.quick,
-            "threads": torch.get_num_threads(),
-            "environment": environment(*((prog, argv))),
-            "targets": TARGETS,
-            "paired": paired_overhead(args.data, args.quick),
-        }
-        md = paired_markdown(res)
-        write_results(res, md, args.out, "speed-paired-quick" if args.quick else "speed-paired")
-        print(md)
-        if args.readme is not None and not args.quick:
-            update_readme(args.readme, "speed-paired", md)
-        return
+    modes = {
+        "compiled": ("speed-compiled", compiled_steps, compiled_markdown),
+        "paired": ("speed-paired", paired_overhead, paired_markdown),
+    }
+    readme = None if args.quick else args.readme
+    for flag, (stem, measure, render) in modes.items():
+        if getattr(args, flag):
+            res = {
+                "benchmark": stem,
+                "quick": args.quick,
+                "threads": torch.get_num_threads(),
+                "environment": environment(*((prog, argv))),
+                "targets": TARGETS,
+                flag: measure(args.data, args.quick),
+            }
+            publish(res, render(res), args.out, f"{stem}-quick" if args.quick else stem, readme)
+            return
     res = run(
         args.epochs,
         args.repeats,
@@ -692,11 +679,7 @@ def main(argv: list[str] | None = None, prog: str = "memae benchmark speed") -> 
         command=(prog, argv),
         conv=not args.no_conv,
     )
-    md = markdown(res)
-    write_results(res, md, args.out, "speed-quick" if args.quick else "speed")
-    print(md)
-    if args.readme is not None and not args.quick:
-        update_readme(args.readme, "speed", md)
+    publish(res, markdown(res), args.out, "speed-quick" if args.quick else "speed", readme)
 
 
 if __name__ == "__main__":
