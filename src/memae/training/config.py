@@ -77,7 +77,7 @@ class TrainConfig:
     seed: int = 0
     verbose: int = 0
     tol: float = 1e-4
-    precise_bn_batches: int = 16
+    precise_bn_batches: int = PRECISE_BN_BATCHES
 
     def __post_init__(self) -> None:
         if self.epochs < 1:
