@@ -225,3 +225,16 @@ def test_training_ends_each_epoch_with_precise_bn_statistics():
     assert not torch.allclose(lagging[1].running_mean, model[1].running_mean)
     with pytest.raises(ValueError, match="precise_bn_batches"):
         TrainConfig(**cfg, precise_bn_batches=-1)
+
+
+def test_precise_bn_samples_rows_at_random_without_a_validation_split():
+    """Without a validation split the rows are in file order (video frames, sorted
+    tables): PreciseBN must draw its batches at random, not read the first rows."""
+    X = torch.cat([torch.zeros(160, 3), torch.full((160, 3), 10.0)])  # sorted halves
+    X += 0.1 * torch.randn(320, 3, generator=torch.Generator().manual_seed(0))
+
+    model = nn.Sequential(nn.BatchNorm1d(3))  # the running mean is the inputs' mean
+    train(model, X, lambda m, b: {"loss": m(b).pow(2).mean() * 0}, TrainConfig(
+        epochs=1, batch_size=16, lr=1e-3, precise_bn_batches=4, seed=0))  # fmt: skip
+    mean = model[0].running_mean  # 64 rows drawn from both halves: near 5, not near 0
+    assert torch.all((mean > 2.5) & (mean < 7.5)), mean

@@ -133,6 +133,9 @@ def train(
     model.to(device)
     rows = _Rows(data, transform, device)
     train_idx, val_idx = split_rows(len(rows), config)
+    # PreciseBN's rows: with a validation split the training rows are already in a seeded
+    # random order; without one they are in file order, which may be sorted (video)
+    bn_idx = train_idx if val_idx is not None else _shuffled(train_idx, config.seed)
     opt = (optimizer or partial(adam, lr=config.lr, weight_decay=config.weight_decay))(model)
     run = _Run(model, opt, config, checkpoint_dir, device)
     if checkpoint_dir is not None:
@@ -162,7 +165,7 @@ def train(
             order = _epoch_order(epoch, train_idx, par.sampler, config)
             loss = _train_epoch(par.step_model, rows, order, par.batch_size, loss_fn, opt)
             losses = {"epoch": epoch + 1, "loss": _finite_train_loss(loss, epoch)}
-            precise_bn(model, rows, train_idx, config.batch_size, config.precise_bn_batches)
+            precise_bn(model, rows, bn_idx, config.batch_size, config.precise_bn_batches)
             losses.update(_validate(model, rows, par.val_idx, loss_fn, par.batch_size, monitor))
             run.end_epoch(epoch + 1, losses, monitor is not None, checkpoint_every)
             bar.update(1)
@@ -261,6 +264,10 @@ class _Rows:
         return self.transform(batch) if self.transform is not None else batch
 
 
+def _shuffled(idx: Tensor, seed: int) -> Tensor:
+    return idx[torch.randperm(len(idx), generator=torch.Generator().manual_seed(seed))]
+
+
 def split_rows(n: int, config: TrainConfig) -> tuple[Tensor, Tensor | None]:
     """``(training rows, validation rows or None)`` of ``n`` rows, drawn from ``config.seed``."""
     if config.validation_fraction == 0:
@@ -271,7 +278,7 @@ def split_rows(n: int, config: TrainConfig) -> tuple[Tensor, Tensor | None]:
             f"validation_fraction={config.validation_fraction} leaves no training rows "
             f"of n_samples={n}"
         )
-    perm = torch.randperm(n, generator=torch.Generator().manual_seed(config.seed))
+    perm = _shuffled(torch.arange(n), config.seed)
     return perm[n_val:], perm[:n_val]
 
 
