@@ -59,8 +59,9 @@ class TrainConfig:
         ever smaller amounts counts as converged.
     precise_bn_batches : int
         After every epoch, the batch norm layers' running statistics are recomputed
-        for the epoch's final weights, as plain averages over this many training
-        batches (PreciseBN; ``torch.optim.swa_utils.update_bn``), so that validation
+        for the epoch's final weights, as plain averages over this many batches of a
+        seeded random sample of the training rows, the same every epoch (PreciseBN;
+        ``torch.optim.swa_utils.update_bn``), so that validation
         and scoring normalise by the statistics of the weights they use. ``0`` keeps
         PyTorch's exponential running averages, which lag behind the weights; where a
         layer's input has a large mean and a small spread (the decoder's first layer
