@@ -18,6 +18,10 @@ limit (the measured matmul rate over the network's forward FLOPs, counted by
 ``torch.utils.flop_counter``), and the torch operators that take most of a MemAE
 training step (from the profiler).
 
+``--paired`` times MemAE's overhead over the AE by alternating single steps;
+``--compiled`` times ``torch.compile`` (inductor) against eager PyTorch the same way,
+with the first, compiling step timed apart in a fresh cache.
+
 Run ``python benchmarks/speed.py`` (or ``memae benchmark speed``).
 """
 
