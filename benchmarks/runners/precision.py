@@ -39,7 +39,7 @@ import numpy as np
 import torch
 from sklearn.metrics import roc_auc_score
 
-from benchmarks.runners.report import environment, update_readme, write_results
+from benchmarks.runners.report import environment, publish
 from benchmarks.runners.speed import alternate_steps, cpu_features
 from memae import AutoEncoder, MemAE
 from memae.datasets import load_image_dataset
@@ -307,10 +307,7 @@ def main(argv: list[str] | None = None, prog: str = "memae benchmark precision")
     md = tabular_markdown(res) if args.tabular else markdown(res)
     kind = "-tabular" if args.tabular else "-converged" if args.converged else ""
     stem = "precision" + kind + ("-quick" if args.quick else "")
-    write_results(res, md, args.out, stem)
-    print(md)
-    if args.readme is not None and not args.quick:
-        update_readme(args.readme, stem, md)
+    publish(res, md, args.out, stem, None if args.quick else args.readme)
 
 
 if __name__ == "__main__":
