@@ -9,7 +9,13 @@ from sklearn.metrics import roc_auc_score
 
 import memae
 from memae.nn import Memory
-from memae.nn.precision import Stack, autocast_dtype, native_bf16_cpu
+from memae.nn.precision import (
+    Stack,
+    autocast_dtype,
+    channels_last,
+    native_bf16_cpu,
+    set_precision,
+)
 
 CPU = torch.device("cpu")
 
@@ -105,9 +111,9 @@ def test_bf16_conv_backbone_on_mnist(mnist):
 
 
 @pytest.mark.parametrize("precision", ["fp32", "bf16"])
-def test_conv_layers_get_channels_last_inputs_under_bf16(precision):
-    """bf16 hands the conv layers channels_last inputs (faster there); float32 keeps the
-    contiguous layout, so its scores are the computation they always were."""
+def test_conv_layers_get_channels_last_inputs_on_cpu(precision):
+    """On CPU the conv layers get channels_last inputs in bf16 and in float32 (faster in
+    both); an exported graph, float32 for any device, keeps the contiguous layout."""
     X = np.random.default_rng(0).integers(0, 256, (64, 16, 16, 3), dtype=np.uint8)
     det = memae.AutoEncoder(backbone="conv2d", preprocessing="image", hidden_dims=(8,),
                             latent_dim=16, epochs=1, random_state=0,
@@ -128,9 +134,23 @@ def test_conv_layers_get_channels_last_inputs_under_bf16(precision):
         if isinstance(m, (torch.nn.Conv2d, torch.nn.ConvTranspose2d)):
             m.register_forward_hook(hook)
     scores = det.decision_function(X[:8])
-    want = "channels_last" if precision == "bf16" else "contiguous"
-    assert len(layouts) >= 3 and set(layouts) == {want}
+    assert len(layouts) >= 3 and set(layouts) == {"channels_last"}
     assert np.isfinite(scores).all()
+    layouts.clear()
+    set_precision(det.network_, None)  # what export does: float32, default layout
+    det.network_(torch.zeros(2, 3, 16, 16))
+    assert len(layouts) >= 3 and set(layouts) == {"contiguous"}
+
+
+@pytest.mark.parametrize(
+    ("dtype", "device", "want"),
+    [(None, "cpu", True), (torch.bfloat16, "cpu", True), (torch.bfloat16, "cuda", True),
+     (None, "cuda", False)],
+)  # fmt: skip
+def test_channels_last_resolution(dtype, device, want):
+    """channels_last where it was measured faster: bf16 anywhere, float32 on CPU; float32
+    on CUDA was not measured and keeps the contiguous layout."""
+    assert channels_last(dtype, torch.device(device)) is want
 
 
 def test_precision_benchmark_pipeline():
@@ -155,6 +175,32 @@ def test_precision_benchmark_pipeline():
             assert row["auc_diff"] == 0  # auto is float32 here, bit for bit
         else:
             assert abs(row["auc_diff"]) <= 0.02
+
+
+def test_layout_table_from_known_times():
+    """``--layout``'s table: speed-up = contiguous / channels_last, per ISA, with dashes
+    where bf16 was not timed (the AVX2 child times float32 only)."""
+    from benchmarks.runners import precision as bench
+
+    def times(layouts, train, score):
+        return {lay: {"train": train[i], "score": score[i]} for i, lay in enumerate(layouts)}
+
+    native = times(bench.LAYOUTS, [40.0, 30.0, 20.0, 10.0], [8.0, 6.0, 4.0, 3.0])
+    avx2 = times(bench.FP32_LAYOUTS, [30.0, 20.0], [9.0, 10.0])
+    res = {
+        "environment": {"cpu": "CPU", "torch_threads": 2, "command": "cmd"},
+        "layout": {
+            "native": {"mnist": {"AE": native, "MemAE": native}},
+            "AVX2": {"mnist": {"AE": avx2, "MemAE": avx2}},
+        },
+    }
+    md = bench.layout_markdown(res)
+    assert (
+        "| native | mnist | AE | 40.0 | 20.0 | 2.00x | 8.0 | 4.0 | 2.00x | 30.0 | 10.0 | 3.00x |"
+        in md
+    )
+    assert "| AVX2 | mnist | MemAE | 30.0 | 20.0 | 1.50x | 9.0 | 10.0 | 0.90x | – | – | – |" in md
+    assert bench.AVX2_ENV == {"ONEDNN_MAX_CPU_ISA": "AVX2", "ATEN_CPU_CAPABILITY": "avx2"}
 
 
 def test_speed_benchmark_records_the_cpu_and_the_flop_limit(kdd, tmp_path):

@@ -87,7 +87,7 @@ RESULT_BLOCKS = {
     "mnist", "mnist-labelled", "cifar10", "ped2", "ped2-epochs30", "ped2-speed-64x64",
     "ped2-speed-128x128", "leaderboard",
     "leaderboard-labelled", "tracks", "latent", "speed", "speed-paired", "speed-compiled",
-    "precision", "precision-tabular", "mnist-3seeds", "precise-bn",
+    "precision", "precision-tabular", "precision-layout", "mnist-3seeds", "precise-bn",
     "mnist-shallow", "cifar10-shallow",
 }  # fmt: skip
 RESULT_SECTIONS = (

@@ -46,6 +46,7 @@ from benchmarks.runners.report import (
 from memae import VAE, AutoEncoder, BaseDetector, CompactVAE, LatentNormAE, MemAE
 from memae.datasets import load_image_dataset
 from memae.evaluation import one_class_aucs, one_class_labels, one_class_validation
+from memae.nn.precision import Stack
 from memae.training.config import PRECISE_BN_BATCHES
 
 #: mean ROC-AUC of MemAE paper Table 1
@@ -211,6 +212,9 @@ def run_task(
         # batch norm statistics recomputed after every epoch (issue 23; absent before)
         "precise_bn_batches": PRECISE_BN_BATCHES,
     }
+    if hasattr(det, "network_"):  # conv inputs channels_last in float32 on CPU since issue 20
+        layouts = {m.channels_last for m in det.network_.modules() if isinstance(m, Stack)}
+        out["channels_last"] = layouts == {True}
     for kind, other in other_scores(det, Xt).items():  # CompactVAE: its other scores
         out[f"auc_{kind}"] = one_class_aucs(other, yt, cls, seed)["auc"]
     if hasattr(det, "history_"):

@@ -22,6 +22,11 @@ for the conv backbones where it is faster. Two parts:
 3. **The tabular MLPs** (``--tabular``, on its own): a KDD preset step in float32 and
    bf16, and the sanity suite's ROC-AUC of every detector's defaults in both, the
    evidence for ``"auto"`` keeping MLP networks float32.
+4. **The memory layout** (``--layout``, on its own): the step timing of part 1, with
+   the scoring pass of every layout, once on this CPU as it is and once in a child
+   process with oneDNN and ATen limited to AVX2 (``ONEDNN_MAX_CPU_ISA=AVX2``,
+   ``ATEN_CPU_CAPABILITY=avx2``: a stand-in for CPUs without AVX-512), the evidence
+   for float32 conv inputs going ``channels_last`` on CPU.
 
 Run ``python benchmarks/precision.py [--readme README.md]`` (``--quick``: tiny slices).
 Results: ``benchmarks/results/precision.json`` and ``.md``.
@@ -31,6 +36,10 @@ from __future__ import annotations
 
 import argparse
 import copy
+import json
+import os
+import subprocess
+import sys
 import time
 from pathlib import Path
 from typing import Any
@@ -55,10 +64,13 @@ STEP_PRESETS = {"mnist": ((28, 28), 40), "cifar10": ((32, 32, 3), 20),
 #: whole fits: preset -> normal classes
 FIT_PRESETS = {"mnist": (0, 1, 2, 3, 4), "cifar10": (0, 1, 2)}
 LAYOUTS = ("fp32", "bf16", "fp32 channels_last", "bf16 channels_last")
+FP32_LAYOUTS = ("fp32", "fp32 channels_last")
 TARGET_SPEEDUP, TARGET_AUC_DIFF = 1.5, 0.01
 
 
-def step_timing(preset: str, shape: tuple[int, ...], steps: int) -> dict[str, Any]:
+def step_timing(
+    preset: str, shape: tuple[int, ...], steps: int, layouts: tuple[str, ...] = LAYOUTS
+) -> dict[str, Any]:
     """Median ms of a training step and a scoring pass per model and layout."""
     batch_size = PRESETS[preset].common["batch_size"]
     X = np.random.default_rng(0).integers(0, 256, (batch_size, *shape), dtype=np.uint8)
@@ -68,7 +80,7 @@ def step_timing(preset: str, shape: tuple[int, ...], steps: int) -> dict[str, An
                               precision="fp32", device="cpu", random_state=0).fit(X)  # fmt: skip
         batch = next(det._batches(det._check_input(X), batch_size))[1]
         runs = {}
-        for layout in LAYOUTS:
+        for layout in layouts:
             net = copy.deepcopy(det.network_)
             set_precision(net, torch.bfloat16 if layout.startswith("bf16") else None)
             for m in net.modules():  # the layout, whatever set_precision chose
@@ -191,6 +203,67 @@ def whole_fits(
     return {"epochs": epochs or "converged", "classes": list(classes), "rows": rows}
 
 
+#: the child process of ``--layout`` that stands in for a CPU without AVX-512
+AVX2_ENV = {"ONEDNN_MAX_CPU_ISA": "AVX2", "ATEN_CPU_CAPABILITY": "avx2"}
+
+
+def layout_timing(quick: bool, layouts: tuple[str, ...] = LAYOUTS) -> dict[str, Any]:
+    """:func:`step_timing` of every step preset (``quick``: a fifth of the steps)."""
+    scale = 0.2 if quick else 1.0
+    return {
+        preset: step_timing(preset, shape, max(2, int(steps * scale)), layouts)
+        for preset, (shape, steps) in STEP_PRESETS.items()
+    }
+
+
+def layout_timing_avx2(quick: bool) -> dict[str, Any]:
+    """:func:`layout_timing` of the float32 layouts (bf16 is emulated, many times slower,
+    without AVX-512) in a child process limited to AVX2 (:data:`AVX2_ENV`), with this
+    process's torch threads."""
+    root = Path(__file__).resolve().parents[2]
+    code = (
+        f"import json, torch; torch.set_num_threads({torch.get_num_threads()}); "
+        "from benchmarks.runners.precision import layout_timing; "
+        f"print('RESULT', json.dumps(layout_timing({quick}, {FP32_LAYOUTS!r})))"
+    )
+    env = {**os.environ, **AVX2_ENV, "PYTHONPATH": os.pathsep.join([str(root), str(root / "src")])}
+    out = subprocess.run(
+        [sys.executable, "-c", code], env=env, cwd=root, capture_output=True, text=True, check=True
+    ).stdout
+    return json.loads(next(line for line in out.splitlines() if line.startswith("RESULT "))[7:])
+
+
+def layout_markdown(res: dict[str, Any]) -> str:
+    env = res["environment"]
+    lines = [
+        f"Conv input layouts on {env['cpu']}, {env['torch_threads']} torch threads; "
+        f"`{env['command']}`. One training step (forward, backward, Adam) and one scoring "
+        "pass of a preset batch, median ms, the four layouts alternating step by step; "
+        'speed-up = contiguous / `channels_last`. "AVX2": the same in a process with '
+        "oneDNN and ATen limited to AVX2 (`"
+        + " ".join(f"{k}={v}" for k, v in AVX2_ENV.items())
+        + "`), a stand-in for CPUs without AVX-512 (bf16 is emulated there).",
+        "",
+        "| ISA | preset | model | fp32 train | fp32 channels_last train | speed-up | fp32 score "
+        "| fp32 channels_last score | speed-up | bf16 train | bf16 channels_last train | "
+        "speed-up |",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|",
+    ]
+    for isa, timing in res["layout"].items():
+        for preset, r in timing.items():
+            for name in MODELS:
+                t = r[name]
+                cells = []
+                for dt, part in (("fp32", "train"), ("fp32", "score"), ("bf16", "train")):
+                    if dt not in t:  # bf16 is not timed where it is emulated
+                        cells += ["–"] * 3
+                        continue
+                    a, b = t[dt][part], t[f"{dt} channels_last"][part]
+                    cells += [f"{a:.1f}", f"{b:.1f}", f"{a / b:.2f}x"]
+                lines.append(f"| {isa} | {preset} | {name} | " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
 def run(args: argparse.Namespace, command: tuple[str, list[str] | None]) -> dict[str, Any]:
     steps_scale = 0.2 if args.quick else 1.0
     res: dict[str, Any] = {
@@ -203,6 +276,10 @@ def run(args: argparse.Namespace, command: tuple[str, list[str] | None]) -> dict
     }
     if args.tabular:
         res["tabular"] = tabular(args.data, args.quick)
+        return res
+    if args.layout:
+        res["layout"] = {"native": layout_timing(args.quick)}
+        res["layout"]["AVX2"] = layout_timing_avx2(args.quick)
         return res
     res["steps"] = {
         preset: step_timing(preset, shape, max(2, int(steps * steps_scale)))
@@ -298,14 +375,23 @@ def main(argv: list[str] | None = None, prog: str = "memae benchmark precision")
         action="store_true",
         help="only the tabular MLPs: KDD step times and the sanity suite in fp32 and bf16",
     )
+    parser.add_argument(
+        "--layout",
+        action="store_true",
+        help="only the conv input layouts: step times, native and limited to AVX2",
+    )
     parser.add_argument("--quick", action="store_true", help="tiny slices, 1 epoch, 1 class")
     parser.add_argument("--data", default=None, help="the data folder")
     parser.add_argument("--out", type=Path, default=Path("benchmarks/results"))
     parser.add_argument("--readme", type=Path, default=None, help="README to update")
     args = parser.parse_args(argv)
     res = run(args, (prog, argv))
-    md = tabular_markdown(res) if args.tabular else markdown(res)
-    kind = "-tabular" if args.tabular else "-converged" if args.converged else ""
+    if args.tabular:
+        md, kind = tabular_markdown(res), "-tabular"
+    elif args.layout:
+        md, kind = layout_markdown(res), "-layout"
+    else:
+        md, kind = markdown(res), "-converged" if args.converged else ""
     stem = "precision" + kind + ("-quick" if args.quick else "")
     publish(res, md, args.out, stem, None if args.quick else args.readme)
 

@@ -42,7 +42,7 @@ from memae.detectors.decisions import DecisionMixin
 from memae.detectors.explain import ExplainMixin, squared_error_parts
 from memae.encoding import TableEncoder, wants_encoding
 from memae.nn import Backbone, build_backbone, squared_error
-from memae.nn.precision import PRECISIONS, autocast_dtype, set_precision
+from memae.nn.precision import PRECISIONS, autocast_dtype, channels_last, set_precision
 from memae.preprocessing import Preprocessing, Scaler, network_shape
 from memae.readers import DEFAULT_CHUNKSIZE, iter_table
 from memae.training import TrainConfig, adam, split_rows, train
@@ -453,8 +453,15 @@ class BaseDetector(DecisionMixin, ExplainMixin, BaseEstimator, metaclass=ABCMeta
         with torch.random.fork_rng(devices=[]):
             torch.manual_seed(self.seed_)
             network = self._build_network(network_shape(self.sample_shape_))
-        set_precision(network, self._amp_dtype(network))
+        self._apply_precision(network)
         return arr, network
+
+    def _apply_precision(self, network: nn.Module | None = None) -> None:
+        """Set ``network``'s (default ``network_``) autocast dtype and conv input layout
+        for ``precision`` on ``device_``."""
+        net = self.network_ if network is None else network
+        dtype = self._amp_dtype(net)
+        set_precision(net, dtype, channels_last(dtype, self.device_))
 
     def _amp_dtype(self, network: nn.Module | None = None) -> torch.dtype | None:
         """The backbones' autocast dtype for ``precision`` on ``device_`` (None: fp32), for
@@ -665,7 +672,7 @@ class BaseDetector(DecisionMixin, ExplainMixin, BaseEstimator, metaclass=ABCMeta
         """``(start, preprocessed batch on the device)`` over ``arr``, in eval mode."""
         bs = batch_size or self._default_batch_size()
         self.network_.eval()
-        set_precision(self.network_, self._amp_dtype())
+        self._apply_precision()
         for start in range(0, len(arr), bs):
             block = arr[start : start + bs]
             if not block.flags.writeable:  # read-only memory map: torch wants its own copy
