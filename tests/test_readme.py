@@ -110,3 +110,28 @@ def test_result_blocks_and_sections_are_all_there() -> None:
         assert body.strip(), f"the {name} block is empty"
     positions = [text.find(s) for s in RESULT_SECTIONS]
     assert min(positions) > 0 and positions == sorted(positions), positions
+
+
+def test_publish_writes_results_and_replaces_only_its_block(tmp_path, capsys) -> None:
+    """``report.publish``: ``stem.json`` / ``stem.md`` written, the table printed, and the
+    README block named ``block`` (default: the stem) replaced, the rest left as it was."""
+    import json
+
+    from benchmarks.runners.report import publish
+
+    readme = tmp_path / "README.md"
+    readme.write_text(
+        "intro\n<!-- a:start -->\nold a\n<!-- a:end -->\n<!-- b:start -->\nold b\n<!-- b:end -->\n"
+    )
+    publish({"x": 1}, "| new |", tmp_path, "b-run", readme, block="a")
+    assert json.loads((tmp_path / "b-run.json").read_text()) == {"x": 1}
+    assert (tmp_path / "b-run.md").read_text() == "| new |\n"
+    assert "| new |" in capsys.readouterr().out
+    assert readme.read_text() == (
+        "intro\n<!-- a:start -->\n| new |\n<!-- a:end -->\n"
+        "<!-- b:start -->\nold b\n<!-- b:end -->\n"
+    )
+    publish({"x": 2}, "| b |", tmp_path, "b", readme)  # the block is the stem
+    assert "<!-- b:start -->\n| b |\n<!-- b:end -->" in readme.read_text()
+    publish({"x": 3}, "| none |", tmp_path, "a", None)  # no README: results only
+    assert "| none |" not in readme.read_text() and (tmp_path / "a.md").is_file()

@@ -39,9 +39,8 @@ from benchmarks.runners.report import (
     environment,
     mean_std,
     other_scores,
+    publish,
     stopping_rule,
-    update_readme,
-    write_results,
 )
 from memae import VAE, AutoEncoder, BaseDetector, CompactVAE, LatentNormAE, MemAE
 from memae.datasets import load_image_dataset
@@ -525,13 +524,10 @@ def main(argv: list[str] | None = None, prog: str = "memae benchmark") -> None:
     name = args.name or f"{args.dataset}{labelled}"
     stem = f"{name}{'-quick' if args.quick else ''}"
     md = markdown(results)
-    write_results(results, md, args.out, stem)
+    publish(results, md, args.out, stem, None if args.quick else args.readme, name)
     if not args.no_figures:
         tasks = workdir / f"{args.dataset}{labelled}{'-quick' if args.quick else ''}"  # as run()
         figures(results, tasks, args.out / "figures", args.dataset, args.data)
-    print(md)
-    if args.readme is not None and not args.quick:
-        update_readme(args.readme, name, md)
 
 
 if __name__ == "__main__":

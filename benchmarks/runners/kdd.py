@@ -25,9 +25,9 @@ from benchmarks.runners.baselines import KNNDistance, SklearnOutlier, Subsampled
 from benchmarks.runners.report import (
     environment,
     mean_std,
+    publish,
     stopping_rule,
     update_readme,
-    write_results,
 )
 from memae import DAGMM, AutoEncoder, BaseDetector, MemAE
 from memae.datasets import load_kdd, load_kdd_raw
@@ -411,11 +411,8 @@ def main(argv: list[str] | None = None, prog: str = "memae benchmark kdd") -> No
     npz_file = args.out / "kdd.json"
     if args.source == "raw" and npz_file.is_file():
         md += "\n" + paired_with_npz(results, json.loads(npz_file.read_text()))
-    write_results(results, md, args.out, stem)
+    publish(results, md, args.out, stem, None if args.quick else args.readme)
     partial.unlink(missing_ok=True)
-    print(md)
-    if args.readme is not None and not args.quick:
-        update_readme(args.readme, stem, md)
 
 
 if __name__ == "__main__":

@@ -26,7 +26,7 @@ from typing import Any
 
 from sklearn.metrics import average_precision_score, roc_auc_score
 
-from benchmarks.runners.report import environment, update_readme, write_results
+from benchmarks.runners.report import environment, publish
 from memae import AutoEncoder, MemAE
 from memae.datasets import load_kdd_raw
 from memae.encoding import UnseenCategoryWarning, merge_unseen
@@ -120,7 +120,4 @@ def main(argv: list[str] | None = None, prog: str = "python benchmarks/kdd_trans
     results = run(args.test_file, args.data, args.quick, (prog, argv))
     md = markdown(results)
     stem = "kdd-transfer" + ("-quick" if args.quick else "")
-    write_results(results, md, args.out, stem)
-    print(md)
-    if args.readme is not None and not args.quick:
-        update_readme(args.readme, "kdd-transfer", md)
+    publish(results, md, args.out, stem, None if args.quick else args.readme, "kdd-transfer")

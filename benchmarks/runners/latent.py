@@ -26,7 +26,7 @@ import numpy as np
 from sklearn.metrics import roc_auc_score
 
 from benchmarks.runners import BENCH_PRECISION
-from benchmarks.runners.report import environment, update_readme, write_results
+from benchmarks.runners.report import environment, publish
 from memae import CompactVAE, LatentNormAE
 from memae import load as load_model
 from memae.datasets import load_image_dataset, load_odds
@@ -149,10 +149,7 @@ def main(argv: list[str] | None = None, prog: str = "memae benchmark latent") ->
     res["environment"] = environment(prog, argv)
     stem = "latent-quick" if args.quick else "latent"
     md = markdown(res)
-    write_results(res, md, args.out, stem)
-    print(md)
-    if args.readme is not None and not args.quick:
-        update_readme(args.readme, "latent", md)
+    publish(res, md, args.out, stem, None if args.quick else args.readme, "latent")
 
 
 if __name__ == "__main__":

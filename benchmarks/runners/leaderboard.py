@@ -53,9 +53,8 @@ from benchmarks.runners.report import (
     COMPACT_SCORES,
     environment,
     other_scores,
+    publish,
     stopping_rule,
-    update_readme,
-    write_results,
 )
 from memae import DAGMM, VAE, AutoEncoder, BaseDetector, CompactVAE, LatentNormAE, MemAE
 from memae.datasets import ODDS_NAMES, load_kdd, load_odds
@@ -576,12 +575,10 @@ def main(argv: list[str] | None = None, prog: str = "memae benchmark all") -> No
         track=args.track,
     )
     md = markdown(results)
-    write_results(results, md, args.out, stem)
+    readme = None if args.quick else args.readme
+    publish(results, md, args.out, stem, readme, f"leaderboard{labelled}")
     if results["results"]:
         heatmap(results, args.out / "figures" / f"{stem}-heatmap.png")
-    print(md)
-    if args.readme is not None and not args.quick:
-        update_readme(args.readme, f"leaderboard{labelled}", md)
 
 
 if __name__ == "__main__":

@@ -75,14 +75,19 @@ def write_results(results: dict[str, Any], markdown: str, out_dir: Path, stem: s
 
 
 def publish(
-    results: dict[str, Any], markdown: str, out_dir: Path, stem: str, readme: Path | None
+    results: dict[str, Any],
+    markdown: str,
+    out_dir: Path,
+    stem: str,
+    readme: Path | None,
+    block: str | None = None,
 ) -> None:
     """Write ``stem.json`` / ``stem.md``, print the table and, with ``readme``, replace
-    its block ``stem``."""
+    its block ``block`` (default ``stem``)."""
     write_results(results, markdown, out_dir, stem)
     print(markdown)
     if readme is not None:
-        update_readme(readme, stem, markdown)
+        update_readme(readme, block or stem, markdown)
 
 
 def update_readme(readme: Path, block: str, markdown: str) -> bool:

@@ -28,7 +28,7 @@ from typing import Any
 
 import numpy as np
 
-from benchmarks.runners.report import environment, update_readme, write_results
+from benchmarks.runners.report import environment, publish
 
 _EPOCHS = 3
 
@@ -274,10 +274,8 @@ def main(argv: list[str] | None = None, prog: str = "memae benchmark scaling") -
                   command=(prog, argv))  # fmt: skip
     md = markdown(results)
     stem = "scaling-quick" if args.quick else "scaling"
-    write_results(results, md, Path(args.out), stem)
-    print(md)
-    if args.readme and not args.quick:
-        update_readme(Path(args.readme), "scaling", md)
+    readme = Path(args.readme) if args.readme and not args.quick else None
+    publish(results, md, Path(args.out), stem, readme, "scaling")
 
 
 if __name__ == "__main__":

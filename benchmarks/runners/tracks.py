@@ -27,7 +27,7 @@ from typing import Any
 import numpy as np
 
 from benchmarks.runners import images, kdd
-from benchmarks.runners.report import environment, update_readme, write_results
+from benchmarks.runners.report import environment, publish
 
 METHODS = ("AE", "MemAE", "LatentNormAE", "CompactVAE-sphere")
 #: (benchmark, unsupervised file, labelled file, metric)
@@ -133,7 +133,4 @@ def main(argv: list[str] | None = None, prog: str = "python benchmarks/tracks.py
     args = parser.parse_args(argv)
     res = run(args.results, (prog, argv))
     md = markdown(res)
-    write_results(res, md, args.out or args.results, "tracks")
-    print(md)
-    if args.readme is not None:
-        update_readme(args.readme, "tracks", md)
+    publish(res, md, args.out or args.results, "tracks", args.readme)

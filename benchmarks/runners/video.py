@@ -32,7 +32,7 @@ import numpy as np
 import torch
 
 from benchmarks.runners import BENCH_PRECISION
-from benchmarks.runners.report import environment, update_readme, write_results
+from benchmarks.runners.report import environment, publish
 from memae import AutoEncoder, MemAE
 from memae.datasets.video import Videos, load_ped2
 from memae.evaluation.video import video_aucs
@@ -505,12 +505,9 @@ def main(argv: list[str] | None = None, prog: str = "memae benchmark ped2") -> N
     )
     stem = result_stem(args.preset, args.quick, args.epochs, args.track)
     md = markdown(results)
-    write_results(results, md, args.out, stem)
+    publish(results, md, args.out, stem, None if args.quick else args.readme)
     if not args.no_figures and not labelled:  # the figures show every test video
         figures(results, workdir / stem, args.out / "figures", args.data)
-    print(md)
-    if args.readme is not None and not args.quick:
-        update_readme(args.readme, stem, md)
 
 
 def _speed_main(args: argparse.Namespace, prog: str, argv: list[str] | None) -> None:
@@ -525,10 +522,8 @@ def _speed_main(args: argparse.Namespace, prog: str, argv: list[str] | None) -> 
         lines += [*speed_table(other, per), ""]
     lines += [f"`{env['command']}` on {env['cpu']} ({env['cpu_count']} cores)."]
     md = "\n".join(lines)
-    write_results({"benchmark": stem, "environment": env, "speed": speed}, md, args.out, stem)
-    print(md)
-    if args.readme is not None:
-        update_readme(args.readme, stem, md)
+    res = {"benchmark": stem, "environment": env, "speed": speed}
+    publish(res, md, args.out, stem, args.readme)
 
 
 if __name__ == "__main__":
