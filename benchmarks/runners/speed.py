@@ -18,6 +18,8 @@ limit (the measured matmul rate over the network's forward FLOPs, counted by
 ``torch.utils.flop_counter``), and the torch operators that take most of a MemAE
 training step (from the profiler).
 
+``--device cuda`` runs the KDD and conv parts on a GPU (timings synchronised, results
+in ``speed-cuda.json``; ``benchmarks/device_session.py`` runs it on a lent GPU).
 ``--paired`` times MemAE's overhead over the AE by alternating single steps;
 ``--compiled`` times ``torch.compile`` (inductor) against eager PyTorch the same way,
 with the first, compiling step timed apart in a fresh cache.
@@ -40,7 +42,7 @@ from benchmarks.runners.report import environment, publish
 from memae import AutoEncoder, MemAE
 from memae.datasets import load_kdd
 from memae.evaluation import kdd_split
-from memae.nn.precision import native_bf16_cpu
+from memae.nn.precision import autocast_dtype, native_bf16_cpu
 from memae.presets import PRESETS
 
 #: issue 20's targets (issue 2's were 3x / 5x / 15%)
@@ -69,12 +71,18 @@ def cpu_features() -> dict[str, bool]:
     return out
 
 
-def matmul_gflops(n: int = 1024, repeats: int = 5, dtype: torch.dtype = torch.float32) -> float:
-    """Measured matmul GFLOP/s in ``dtype`` with this process's torch threads (the hardware
-    limit the networks' throughput is compared with)."""
-    a, b = torch.randn(n, n, dtype=dtype), torch.randn(n, n, dtype=dtype)
+def matmul_gflops(
+    n: int = 1024, repeats: int = 5, dtype: torch.dtype = torch.float32, device: str = "cpu"
+) -> float:
+    """Measured matmul GFLOP/s in ``dtype`` on ``device`` (on CPU with this process's torch
+    threads): the hardware limit the networks' throughput is compared with. On a GPU the
+    matrices are 8x larger per side, so that the product outlasts a kernel launch."""
+    if device != "cpu":
+        n *= 8
+    a = torch.randn(n, n, dtype=dtype, device=device)
+    b = torch.randn(n, n, dtype=dtype, device=device)
     a @ b  # warm-up
-    best = _best_of(lambda: a @ b, repeats)
+    best = _best_of(lambda: a @ b, repeats, device)
     return 2 * n**3 / best / 1e9
 
 
@@ -87,30 +95,34 @@ def mlp_flops_per_row(det: Any) -> int:
     )
 
 
-def _best_of(fn, repeats: int) -> float:
+def _best_of(fn, repeats: int, device: str = "cpu") -> float:
+    """The fastest of ``repeats`` calls of ``fn``, in seconds (on a GPU, synchronised)."""
+    sync = torch.cuda.synchronize if device.startswith("cuda") else (lambda: None)
     times = []
     for _ in range(repeats):
+        sync()
         t0 = time.perf_counter()
         fn()
+        sync()
         times.append(time.perf_counter() - t0)
     return min(times)
 
 
-def _pyod(epochs: int, batch_size: int):
+def _pyod(epochs: int, batch_size: int, device: str = "cpu"):
     from pyod.models.auto_encoder import AutoEncoder as PyODAutoEncoder
 
     return PyODAutoEncoder(
         hidden_neuron_list=[60, 30, 10, 3], hidden_activation_name="tanh", batch_norm=False,
         dropout_rate=0.0, preprocessing=False, epoch_num=epochs, batch_size=batch_size,
         lr=1e-3, optimizer_params={"weight_decay": 0.0}, contamination=0.2, verbose=0,
-        random_state=0, device="cpu",
+        random_state=0, device=device,
     )  # fmt: skip
 
 
 def run(
     epochs: int = 5, repeats: int = 3, quick: bool = False, data: str | None = None,
     command: tuple[str, list[str] | None] = ("memae benchmark speed", None),
-    conv: bool = True,
+    conv: bool = True, device: str = "cpu",
 ) -> dict[str, Any]:  # fmt: skip
     X, y = load_kdd(data)
     train, _ = kdd_split(y, seed=0)
@@ -119,7 +131,7 @@ def run(
     if quick:
         X_train, X_score, epochs, repeats = X_train[:20000], X[:100000], 1, 1
     batch = 1024
-    common = dict(epochs=epochs, batch_size=batch, validation_fraction=0.0, device="cpu",
+    common = dict(epochs=epochs, batch_size=batch, validation_fraction=0.0, device=device,
                   random_state=0)  # fmt: skip
     makers = {
         "memae AE": lambda: AutoEncoder.from_preset("kdd", **common),
@@ -128,7 +140,7 @@ def run(
     try:
         import pyod  # noqa: F401
 
-        makers["PyOD AutoEncoder"] = lambda: _pyod(epochs, batch)
+        makers["PyOD AutoEncoder"] = lambda: _pyod(epochs, batch, device)
     except ImportError:
         print("PyOD is not installed (pip install 'memae[bench]'): skipping it")
     rows: dict[str, dict[str, float]] = {}
@@ -141,8 +153,8 @@ def run(
     for _ in range(repeats):
         for name, make in makers.items():
             det = make()
-            fits[name].append(_best_of(lambda det=det: det.fit(X_train), 1))
-            scores[name].append(_best_of(lambda det=det: det.decision_function(X_score), 1))
+            fits[name].append(_best_of(lambda det=det: det.fit(X_train), 1, device))
+            scores[name].append(_best_of(lambda det=det: det.decision_function(X_score), 1, device))
     for name in makers:
         fit_s, score_s = min(fits[name]), min(scores[name])
         rows[name] = {
@@ -176,9 +188,9 @@ def run(
     ratios["MemAE extra score time vs AE"] = mem["score_seconds"] / ae["score_seconds"] - 1
     # How far from the hardware: training costs about 3 forward passes (forward, and the
     # backward's two matmuls per layer), scoring one.
-    gflops = matmul_gflops()
+    gflops = matmul_gflops(device=device)
     # bf16 rows are held to the bf16 matmul rate (native bf16 runs above the float32 one)
-    rates = {"fp32": gflops, "bf16": matmul_gflops(dtype=torch.bfloat16)}
+    rates = {"fp32": gflops, "bf16": matmul_gflops(dtype=torch.bfloat16, device=device)}
     flops = mlp_flops_per_row(probe)
     limits = {
         "train_samples_per_s": gflops * 1e9 / (3 * flops),
@@ -199,7 +211,7 @@ def run(
         "pyod_version": _pyod_version(),
         "environment": environment(*command),
         "cpu_features": cpu_features(),
-        "precision_auto": "bf16" if native_bf16_cpu() else "fp32",
+        "precision_auto": "bf16" if autocast_dtype("auto", torch.device(device)) else "fp32",
         "matmul_gflops": gflops,
         "matmul_gflops_bf16": rates["bf16"],
         "mlp_forward_flops_per_row": flops,
@@ -208,7 +220,8 @@ def run(
         "results": rows,
         "ratios": ratios,
         "memae_scoring_profile": profile,
-        "conv": conv_speed(quick, rates, 1 if quick else repeats) if conv else {},
+        "device": device,
+        "conv": conv_speed(quick, rates, 1 if quick else repeats, device) if conv else {},
     }
 
 
@@ -233,12 +246,18 @@ def top_operators(det: Any, x: torch.Tensor, n: int = 3) -> dict[str, float]:
 
 
 def conv_speed(
-    quick: bool = False, rates: dict[str, float] | None = None, rounds: int = 2
+    quick: bool = False,
+    rates: dict[str, float] | None = None,
+    rounds: int = 2,
+    device: str = "cpu",
 ) -> dict[str, Any]:
     """Training and scoring throughput of the conv presets, AE and MemAE, per precision;
     ``rates``: the measured matmul GFLOP/s of ``"fp32"`` and ``"bf16"``."""
     if rates is None:
-        rates = {"fp32": matmul_gflops(), "bf16": matmul_gflops(dtype=torch.bfloat16)}
+        rates = {
+            "fp32": matmul_gflops(device=device),
+            "bf16": matmul_gflops(dtype=torch.bfloat16, device=device),
+        }
     out: dict[str, Any] = {}
     for preset, (n_full, n_quick, shape) in CONV.items():
         n = n_quick if quick else n_full
@@ -251,14 +270,14 @@ def conv_speed(
                 for precision in PRECISIONS:
                     det = cls.from_preset(
                         preset, epochs=3, validation_fraction=0.0, patience=None,
-                        precision=precision, device="cpu", random_state=0,
+                        precision=precision, device=device, random_state=0,
                     )  # fmt: skip
                     marks: list[float] = []
                     start = time.perf_counter()
                     det.fit(X, callbacks=(lambda *_, m=marks: m.append(time.perf_counter()),))
                     epoch_s = min(np.diff(marks))  # the faster of epochs 2 and 3
                     det.decision_function(X[:64])  # warm-up
-                    score_s = _best_of(lambda det=det, X=X: det.decision_function(X), 1)
+                    score_s = _best_of(lambda det=det, X=X: det.decision_function(X), 1, device)
                     r = rows.setdefault(f"{name} {precision}", {"train_per_s": 0, "score_per_s": 0})
                     r["train_per_s"] = max(r["train_per_s"], n / epoch_s)
                     r["score_per_s"] = max(r["score_per_s"], n / score_s)
@@ -513,10 +532,13 @@ def _pyod_version() -> str | None:
 
 def markdown(res: dict[str, Any]) -> str:
     env = res["environment"]
+    where = f"{env['cpu']}, {res['threads']} torch threads"
+    if res.get("device", "cpu") != "cpu":
+        where = f"{env['cuda']} ({res['device']}; host {where})"
     lines = [
         f"KDD training half ({res['n_train']:,} rows, {res['epochs']} epochs, batch "
-        f"{res['batch_size']}) and scoring of {res['n_score']:,} rows on {env['cpu']}, "
-        f"{res['threads']} torch threads, PyOD {res['pyod_version']}; `{env['command']}`:",
+        f"{res['batch_size']}) and scoring of {res['n_score']:,} rows on {where}, "
+        f"PyOD {res['pyod_version']}; `{env['command']}`:",
         "",
         "| model | train samples/s | score rows/s | share of the FLOP limit (train / score) |",
         "|---|---|---|---|",
@@ -657,6 +679,12 @@ def main(argv: list[str] | None = None, prog: str = "memae benchmark speed") -> 
         action="store_true",
         help="only eager against torch.compile, AE and MemAE, kdd and mnist (speed-compiled)",
     )
+    parser.add_argument(
+        "--device",
+        default="cpu",
+        help="where the main run (KDD and conv presets) trains and scores: cpu or cuda "
+        "(--paired and --compiled stay on CPU)",
+    )
     args = parser.parse_args(argv)
     modes = {
         "compiled": ("speed-compiled", compiled_steps, compiled_markdown),
@@ -682,8 +710,10 @@ def main(argv: list[str] | None = None, prog: str = "memae benchmark speed") -> 
         args.data,
         command=(prog, argv),
         conv=not args.no_conv,
+        device=args.device,
     )
-    publish(res, markdown(res), args.out, "speed-quick" if args.quick else "speed", readme)
+    stem = "speed" + ("" if args.device == "cpu" else f"-{args.device.split(':')[0]}")
+    publish(res, markdown(res), args.out, stem + ("-quick" if args.quick else ""), readme)
 
 
 if __name__ == "__main__":
