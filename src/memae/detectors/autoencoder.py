@@ -76,6 +76,7 @@ default="standard"
         (:mod:`memae.nn.precision`); the memory, losses, scores and weights stay
         float32. ``"auto"`` is bf16 for conv backbones on CUDA devices and CPUs with
         native bf16 (AVX512-BF16 / AMX), float32 elsewhere and for MLP backbones.
+        Conv inputs go ``channels_last`` under bf16 and, on CPU, in float32 too.
     random_state : int or None, default=None
         Seed; a repeated CPU fit with the same seed is bit-identical.
     verbose : int, default=0
