@@ -13,7 +13,7 @@ import json
 from pathlib import Path
 
 import _bootstrap  # noqa: F401 - makes the benchmarks package importable
-from benchmarks.runners.report import environment
+from benchmarks.runners.report import environment, write_text_atomic
 from memae import AutoEncoder, MemAE
 from memae.datasets import load_image_dataset
 
@@ -38,7 +38,8 @@ if __name__ == "__main__":
             flush=True,
         )
     args.out.mkdir(parents=True, exist_ok=True)
-    (args.out / f"{args.dataset}-validation.json").write_text(
+    write_text_atomic(
+        args.out / f"{args.dataset}-validation.json",
         json.dumps(
             {
                 "environment": environment("python benchmarks/image_validation_curve.py", None),
@@ -48,5 +49,5 @@ if __name__ == "__main__":
             },
             indent=2,
         )
-        + "\n"
+        + "\n",
     )

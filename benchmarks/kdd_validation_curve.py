@@ -13,7 +13,7 @@ import json
 from pathlib import Path
 
 import _bootstrap  # noqa: F401 - makes the benchmarks package importable
-from benchmarks.runners.report import environment
+from benchmarks.runners.report import environment, write_text_atomic
 from memae import AutoEncoder, MemAE
 from memae.datasets import load_kdd
 from memae.evaluation import kdd_split
@@ -37,7 +37,8 @@ if __name__ == "__main__":
             line += f"(change 30 -> 40: {val[39] / val[29] - 1:+.1%})"
         print(line, flush=True)
     args.out.mkdir(parents=True, exist_ok=True)
-    (args.out / "kdd-validation.json").write_text(
+    write_text_atomic(
+        args.out / "kdd-validation.json",
         json.dumps(
             {
                 "environment": environment("python benchmarks/kdd_validation_curve.py", None),
@@ -45,5 +46,5 @@ if __name__ == "__main__":
             },
             indent=2,
         )
-        + "\n"
+        + "\n",
     )

@@ -22,7 +22,9 @@ import numpy as np
 import torch
 from sklearn.metrics import roc_auc_score
 
+import _bootstrap  # noqa: F401 - makes the benchmarks package importable
 import memae
+from benchmarks.runners.report import write_text_atomic
 from memae.datasets import load_mnist
 
 
@@ -77,9 +79,7 @@ def main(argv: list[str] | None = None) -> None:
         "curves": {str(lr): curve(args.cls, lr, args.epochs) for lr in args.lrs},
     }
     args.out.mkdir(parents=True, exist_ok=True)
-    tmp = args.out / ".latentnorm-lr-diagnostic.json.part"
-    tmp.write_text(json.dumps(result, indent=1))
-    tmp.replace(args.out / "latentnorm-lr-diagnostic.json")
+    write_text_atomic(args.out / "latentnorm-lr-diagnostic.json", json.dumps(result, indent=1))
 
 
 if __name__ == "__main__":

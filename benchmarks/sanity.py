@@ -25,7 +25,7 @@ from sklearn.metrics import roc_auc_score
 
 import _bootstrap  # noqa: F401 - makes the benchmarks package importable
 import memae
-from benchmarks.runners.report import environment, update_readme
+from benchmarks.runners.report import environment, update_readme, write_text_atomic
 
 ROOT = Path(__file__).resolve().parents[1]
 BEFORE_COMMIT = "74d4729"  # the last commit before issue 23's fixes
@@ -123,9 +123,7 @@ def main(argv: list[str] | None = None) -> None:
     res = run(args.tag, argv)
     path = args.out / f"sanity-{args.tag}.json"
     args.out.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(".tmp")
-    tmp.write_text(json.dumps(res, indent=1))
-    tmp.replace(path)
+    write_text_atomic(path, json.dumps(res, indent=1))
     after = args.out / "sanity-after.json"
     before = args.out / "sanity-before.json"
     if after.is_file():
@@ -133,7 +131,7 @@ def main(argv: list[str] | None = None) -> None:
             json.loads(after.read_text()),
             json.loads(before.read_text()) if before.is_file() else None,
         )
-        (args.out / "sanity.md").write_text(md + "\n")
+        write_text_atomic(args.out / "sanity.md", md + "\n")
         print(md)
         if args.readme is not None:
             update_readme(args.readme, "sanity", md)

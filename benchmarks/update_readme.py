@@ -11,7 +11,7 @@ from pathlib import Path
 
 import _bootstrap  # noqa: F401 - makes the benchmarks package importable
 from benchmarks.runners import images, kdd, scaling, speed, video
-from benchmarks.runners.report import update_readme
+from benchmarks.runners.report import update_readme, write_text_atomic
 
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "benchmarks" / "results"
@@ -25,6 +25,6 @@ if __name__ == "__main__":
             print(f"{name}: {path} not found; run benchmarks/{name}.py first")
             continue
         table = module.markdown(json.loads(path.read_text()))
-        (RESULTS / f"{name}.md").write_text(table + "\n")
+        write_text_atomic(RESULTS / f"{name}.md", table + "\n")
         done = update_readme(ROOT / "README.md", name, table)
         print(f"{name}: {'updated' if done else 'no <!-- ' + name + ':start --> block in README'}")

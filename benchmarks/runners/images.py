@@ -40,7 +40,9 @@ from benchmarks.runners.report import (
     mean_std,
     other_scores,
     publish,
+    save_npy_atomic,
     stopping_rule,
+    write_text_atomic,
 )
 from memae import VAE, AutoEncoder, BaseDetector, CompactVAE, LatentNormAE, MemAE
 from memae.datasets import load_image_dataset
@@ -224,7 +226,7 @@ def run_task(
     if save_dir:
         where = Path(save_dir)
         where.mkdir(parents=True, exist_ok=True)
-        np.save(where / f"{method}-scores.npy", scores)
+        save_npy_atomic(where / f"{method}-scores.npy", scores)
         if hasattr(det, "save"):
             det.save(where / method)
     return out
@@ -280,7 +282,7 @@ def run(
     def record(task: tuple[str, int, int], result: dict[str, Any]) -> None:
         path = _task_file(work, *task)
         path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(json.dumps(result))
+        write_text_atomic(path, json.dumps(result))
         log(
             f"{task[0]:16s} class {task[1]} seed {task[2]}: AUC {result['auc']:.4f} "
             f"(30%: {result['auc_30']:.4f}) fit {result['fit_seconds']:.1f}s"

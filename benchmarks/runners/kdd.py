@@ -28,6 +28,7 @@ from benchmarks.runners.report import (
     publish,
     stopping_rule,
     update_readme,
+    write_text_atomic,
 )
 from memae import DAGMM, AutoEncoder, BaseDetector, MemAE
 from memae.datasets import load_kdd, load_kdd_raw
@@ -171,10 +172,8 @@ def run(
             )
         if partial is not None:  # each method's runs are recorded in order, 0..r
             partial.parent.mkdir(parents=True, exist_ok=True)
-            tmp = partial.with_suffix(".tmp")
             state = {"methods": list(per_run), "quick": quick, "per_run": per_run}
-            tmp.write_text(json.dumps(state))
-            tmp.replace(partial)
+            write_text_atomic(partial, json.dumps(state))
 
     if jobs > 1:  # whole runs in parallel, one torch thread each
         with ProcessPoolExecutor(jobs, initializer=torch.set_num_threads, initargs=(1,)) as pool:

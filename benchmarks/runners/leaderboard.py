@@ -55,6 +55,7 @@ from benchmarks.runners.report import (
     other_scores,
     publish,
     stopping_rule,
+    write_text_atomic,
 )
 from memae import DAGMM, VAE, AutoEncoder, BaseDetector, CompactVAE, LatentNormAE, MemAE
 from memae.datasets import ODDS_NAMES, load_kdd, load_odds
@@ -243,7 +244,7 @@ def _tabular(
                 if not path.is_file():
                     path.parent.mkdir(parents=True, exist_ok=True)
                     row = run_one(part, dataset, name, seed, quick, data, track)
-                    path.write_text(json.dumps(row))
+                    write_text_atomic(path, json.dumps(row))
                 runs.append(json.loads(path.read_text()))
             out[dataset][name] = {k: float(np.mean([r[k] for r in runs])) for k in runs[0]}
         log(f"{part} {dataset}: done")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as _dt
+import io
 import json
 import os
 import platform
@@ -66,6 +67,13 @@ def write_text_atomic(path: Path, text: str) -> None:
     """Write ``text`` through a temporary file and a rename (:func:`memae.io.write_atomic`):
     a crash leaves the previous file whole, never a half-written one."""
     write_atomic(path, text.encode())
+
+
+def save_npy_atomic(path: Path, array: np.ndarray) -> None:
+    """``np.save`` through a temporary file and a rename, as :func:`write_text_atomic`."""
+    buf = io.BytesIO()
+    np.save(buf, array)
+    write_atomic(path, buf.getvalue())
 
 
 def write_results(results: dict[str, Any], markdown: str, out_dir: Path, stem: str) -> None:

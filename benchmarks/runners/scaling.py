@@ -28,7 +28,7 @@ from typing import Any
 
 import numpy as np
 
-from benchmarks.runners.report import environment, publish
+from benchmarks.runners.report import environment, publish, write_text_atomic
 
 _EPOCHS = 3
 
@@ -101,8 +101,9 @@ def _train_worker(args: argparse.Namespace) -> None:
         det.fit(X)
         seconds = time.perf_counter() - t0
         if is_main_process():
-            Path(args.result).write_text(
-                json.dumps({"processes": get_world_size(), "seconds": seconds, "rows": len(X)})
+            write_text_atomic(
+                Path(args.result),
+                json.dumps({"processes": get_world_size(), "seconds": seconds, "rows": len(X)}),
             )
 
 

@@ -32,7 +32,7 @@ import numpy as np
 import torch
 
 from benchmarks.runners import BENCH_PRECISION
-from benchmarks.runners.report import environment, publish
+from benchmarks.runners.report import environment, publish, save_npy_atomic, write_text_atomic
 from memae import AutoEncoder, MemAE
 from memae.datasets.video import Videos, load_ped2
 from memae.evaluation.video import video_aucs
@@ -160,7 +160,7 @@ def run_method(
     score_s = time.perf_counter() - t0
     ev = video_aucs(scores, test, length)
     det.save(work / name)
-    np.save(work / f"{name}-frame-errors.npy", ev["frame_errors"])
+    save_npy_atomic(work / f"{name}-frame-errors.npy", ev["frame_errors"])
     return {
         "method": name,
         "seed": seed,
@@ -262,7 +262,7 @@ def run(
         if not path.is_file():
             log(f"{preset}: training {name} ...")
             result = run_method(name, preset, seed, quick, data, work, epochs, track)
-            path.write_text(json.dumps(result))
+            write_text_atomic(path, json.dumps(result))
         rows[name] = json.loads(path.read_text())
         saved = work / name / "config.json"  # runs saved before "history" was recorded
         if "history" not in rows[name] and saved.is_file():
@@ -278,7 +278,7 @@ def run(
         path = work / f"speed-{other}.json"
         if not path.is_file():
             log(f"timing preset {other} ...")
-            path.write_text(json.dumps(speed_only(other, data)))
+            write_text_atomic(path, json.dumps(speed_only(other, data)))
         speed[other] = json.loads(path.read_text())
     train, test = load_data(preset, data, quick)
     length = PRESETS[preset].data["clip_length"]

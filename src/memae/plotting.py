@@ -7,6 +7,7 @@ is used, so no display is needed.
 
 from __future__ import annotations
 
+import io
 import os
 from collections.abc import Mapping
 from pathlib import Path
@@ -49,10 +50,13 @@ def _hwc(images: np.ndarray, sample_shape: tuple[int, ...]) -> np.ndarray:
 
 
 def _save(fig, path: str | os.PathLike) -> Path:
+    from memae.io import write_atomic
+
     out = Path(path)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(out, dpi=110, bbox_inches="tight")
+    buf = io.BytesIO()  # rendered first, then written atomically: never a half-written figure
+    fig.savefig(buf, format=out.suffix[1:].lower() or "png", dpi=110, bbox_inches="tight")
     _pyplot().close(fig)
+    write_atomic(out, buf.getvalue())
     return out
 
 
