@@ -5,6 +5,7 @@ models with stubs and check what each harness does with their scores (issue 23).
 """
 
 import json
+from pathlib import Path
 from typing import ClassVar
 
 import numpy as np
@@ -281,3 +282,30 @@ def test_tracks_table_by_hand(tmp_path):
     assert "| no (-0.0041) | yes |" in md
     assert "the unsupervised track does not: MemAE on KDDCUP99 F1 (20 runs)." in md
     assert ("MNIST", "AE") not in rows  # neither track has it
+
+
+def test_ae_code_width_diagnostic_records_and_resumes(mnist, tmp_path, monkeypatch):
+    """``benchmarks/ae_code_width.py --quick``: one record per (width, digit) with the
+    fitted code width, the table, and a second run that reads the records back."""
+    monkeypatch.syspath_prepend(str(Path(__file__).resolve().parents[1] / "benchmarks"))
+    import ae_code_width
+
+    args = ["--quick", "--out", str(tmp_path), "--classes", "3", "--widths", "8", "2"]
+    ae_code_width.main(args)
+    res = json.loads((tmp_path / "ae-code-width-quick.json").read_text())
+    assert [(f["latent_dim"], f["class"], f["code_values"]) for f in res["fits"]] == [
+        (8, 3, 128),
+        (2, 3, 32),
+    ]
+    for f in res["fits"]:
+        assert 0.0 <= f["auc"] <= 1.0 and f["epochs_run"] == 1
+        assert f["error_normal"] > 0 and f["error_anomalous"] > 0
+    md = (tmp_path / "ae-code-width-quick.md").read_text()
+    assert "| 3 | 8 | 128 |" in md and "| 3 | 2 | 32 |" in md
+
+    def refit(*_):
+        raise AssertionError("a recorded fit was run again")
+
+    monkeypatch.setattr(ae_code_width, "fit_one", refit)
+    ae_code_width.main(args)  # resumes: every fit read back from its record
+    assert json.loads((tmp_path / "ae-code-width-quick.json").read_text())["fits"] == res["fits"]
