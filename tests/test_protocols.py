@@ -260,11 +260,17 @@ def test_tracks_table_by_hand(tmp_path):
         return {"summary": {m: {"f1": {"mean": v}, "auc": {"mean": v}} for m, v in figures.items()}}
 
     files = {
-        "kdd": summary(AE=0.95, MemAE=0.96),
+        "kdd": summary(AE=0.95, MemAE=0.96, KNN=0.97),
         "kdd-labelled": summary(AE=0.93, MemAE=0.97),  # MemAE: 0.97 >= paper 0.9641
         "mnist-seed0": summary(MemAE=0.98),  # already at the paper's 0.9751 unsupervised
+        "mnist-shallow": summary(KNN=0.95),  # MNIST's 5-NN reference is in its own file
         "leaderboard": {
-            "results": {"odds": {"a": {"AE": {"auc": 0.8}}, "b": {"AE": {"auc": 0.9}}}}
+            "results": {
+                "odds": {
+                    "a": {"AE": {"auc": 0.8}, "KNN": {"auc": 0.7}},
+                    "b": {"AE": {"auc": 0.9}, "KNN": {"auc": 0.8}},
+                }
+            }
         },
     }
     for name, res in files.items():
@@ -277,9 +283,16 @@ def test_tracks_table_by_hand(tmp_path):
     assert rows[("ODDS", "AE")]["unsupervised"] == pytest.approx(0.85)
     assert rows[("ODDS", "AE")]["labelled"] is None  # no labelled leaderboard file
     assert rows[("KDDCUP99", "MemAE")]["paper"] == 0.9641
+    assert rows[("ODDS", "AE")]["knn"] == pytest.approx(0.75)  # mean over the files too
+    assert rows[("MNIST", "MemAE")]["knn"] == 0.95
     md = (tmp_path / "tracks.md").read_text()
     assert "| KDDCUP99 F1 (20 runs) | MemAE | 0.9600 | 0.9700 | +0.0100 | 0.9641 |" in md
-    assert "| no (-0.0041) | yes |" in md
+    assert "| no (-0.0041) | yes | 0.9700 | -0.0100 |" in md
+    assert "| MNIST one-class ROC-AUC (seed 0) | MemAE | 0.9800 | not run | – |" in md
+    assert "| 0.9500 | +0.0300 |" in md
+    # the best detector per benchmark against 5-NN: MemAE on KDD (0.96 < 0.97), AE on ODDS
+    assert "KDDCUP99 F1 (20 runs): MemAE 0.9600, below 5-NN's 0.9700 (-0.0100)" in md
+    assert "ODDS mean ROC-AUC (17 files, 5 seeds): AE 0.8500, at or above 5-NN's 0.7500" in md
     assert "the unsupervised track does not: MemAE on KDDCUP99 F1 (20 runs)." in md
     assert ("MNIST", "AE") not in rows  # neither track has it
 

@@ -3,14 +3,17 @@
 Reads the result files the other benchmarks wrote (nothing is re-run) and puts, for
 AE, MemAE, LatentNormAE and CompactVAE, the "unsupervised" figure (epochs chosen on
 the unlabelled validation loss) next to the "labelled validation" figure (epochs
-chosen on a few labelled rows held out of the test set) and the paper's:
+chosen on a few labelled rows held out of the test set), the paper's, and the 5-NN
+reference (KNN, the distance to the 5th nearest training row; from the unsupervised
+run, or ``mnist-shallow.json`` on MNIST):
 
 - KDDCUP99: F1, 20 runs (``kdd.json``, ``kdd-labelled.json``);
 - ODDS: mean ROC-AUC over the 17 files, 5 seeds (``leaderboard.json``,
   ``leaderboard-labelled.json``), Toll's Arrhythmia split, and the leaderboard's KDD
   part (F1, 5 seeds: the four detectors, where the 20-run tables hold AE and MemAE);
-- MNIST one-class: mean ROC-AUC over the 10 classes, seed 0 (``mnist-seed0.json``,
-  ``mnist-labelled.json``).
+- MNIST and CIFAR-10 one-class: mean ROC-AUC over the 10 classes, seed 0
+  (``mnist-seed0.json``, ``mnist-labelled.json``; ``cifar10-seed0.json`` once that
+  run is done).
 
 A paper figure is "reached" by a track when that track's figure is at or above it.
 
@@ -30,20 +33,30 @@ from benchmarks.runners import images, kdd
 from benchmarks.runners.report import environment, publish
 
 METHODS = ("AE", "MemAE", "LatentNormAE", "CompactVAE-sphere")
-#: (benchmark, unsupervised file, labelled file, metric)
+#: (benchmark, unsupervised file, labelled file, metric, file with the 5-NN reference)
 SOURCES = (
-    ("KDDCUP99 F1 (20 runs)", "kdd", "kdd-labelled", "f1"),
-    ("ODDS mean ROC-AUC (17 files, 5 seeds)", "leaderboard", "leaderboard-labelled", "odds"),
-    ("Arrhythmia, Toll's split, ROC-AUC", "leaderboard", "leaderboard-labelled", "toll"),
-    ("KDDCUP99 F1 (leaderboard, 5 seeds)", "leaderboard", "leaderboard-labelled", "kdd"),
-    ("MNIST one-class ROC-AUC (seed 0)", "mnist-seed0", "mnist-labelled", "auc"),
-)
+    ("KDDCUP99 F1 (20 runs)", "kdd", "kdd-labelled", "f1", "kdd"),
+    ("ODDS mean ROC-AUC (17 files, 5 seeds)", "leaderboard", "leaderboard-labelled", "odds",
+     "leaderboard"),
+    ("Arrhythmia, Toll's split, ROC-AUC", "leaderboard", "leaderboard-labelled", "toll",
+     "leaderboard"),
+    ("KDDCUP99 F1 (leaderboard, 5 seeds)", "leaderboard", "leaderboard-labelled", "kdd",
+     "leaderboard"),
+    ("MNIST one-class ROC-AUC (seed 0)", "mnist-seed0", "mnist-labelled", "auc",
+     "mnist-shallow"),
+    ("CIFAR-10 one-class ROC-AUC (seed 0)", "cifar10-seed0", "cifar10-labelled", "auc",
+     "cifar10-shallow"),
+)  # fmt: skip
+REFERENCE = "KNN"
 _KDD_PAPER = {m: v["f1"] for m, v in kdd.PAPER.items() if m in METHODS}
 PAPERS = {
     "KDDCUP99 F1 (20 runs)": _KDD_PAPER,
     "KDDCUP99 F1 (leaderboard, 5 seeds)": _KDD_PAPER,
-    "MNIST one-class ROC-AUC (seed 0)": {
-        m: v for m, v in images.PAPER["mnist"].items() if m in METHODS
+    **{
+        f"{name} one-class ROC-AUC (seed 0)": {
+            m: v for m, v in images.PAPER[key].items() if m in METHODS
+        }
+        for name, key in (("MNIST", "mnist"), ("CIFAR-10", "cifar10"))
     },
 }
 
@@ -67,8 +80,9 @@ def run(results_dir: Path, command: tuple[str, list[str] | None]) -> dict[str, A
         return json.loads(path.read_text()) if path.is_file() else None
 
     rows = []
-    for bench, unsup, lab, metric in SOURCES:
+    for bench, unsup, lab, metric, ref in SOURCES:
         u, lb = load(unsup), load(lab)
+        knn = figure(load(ref), metric, REFERENCE)
         for method in METHODS:
             pair = (figure(u, metric, method), figure(lb, metric, method))
             if pair == (None, None):
@@ -81,7 +95,8 @@ def run(results_dir: Path, command: tuple[str, list[str] | None]) -> dict[str, A
                     "unsupervised": pair[0],
                     "labelled": pair[1],
                     "paper": paper,
-                    "sources": [f"{unsup}.json", f"{lab}.json"],
+                    "knn": knn,
+                    "sources": [f"{unsup}.json", f"{lab}.json", f"{ref}.json"],
                 }
             )
     return {"benchmark": "tracks", "environment": environment(*command), "rows": rows}
@@ -93,15 +108,21 @@ def _reached(value: float | None, paper: float | None) -> str:
     return "yes" if value >= paper else f"no ({value - paper:+.4f})"
 
 
+def _minus(value: float | None, other: float | None) -> str:
+    return "–" if value is None or other is None else f"{value - other:+.4f}"
+
+
 def markdown(res: dict[str, Any]) -> str:
     lines = [
-        "Both tracks next to the papers, from the committed result files, "
+        "Both tracks next to the papers and the 5-NN reference (KNN, unsupervised; it has "
+        "no epochs to choose), from the committed result files, "
         f"`{res['environment']['command']}`:",
         "",
         "| benchmark | method | unsupervised | labelled validation | labelled - unsupervised "
-        "| paper | unsupervised reaches it | labelled reaches it |",
-        "|---|---|---|---|---|---|---|---|",
+        "| paper | unsupervised reaches it | labelled reaches it | 5-NN | unsupervised - 5-NN |",
+        "|---|---|---|---|---|---|---|---|---|---|",
     ]
+    best: dict[str, tuple[float, str, float]] = {}  # benchmark -> best unsupervised vs KNN
     only_labelled = []
     for r in res["rows"]:
         u, lb, p = r["unsupervised"], r["labelled"], r["paper"]
@@ -109,17 +130,28 @@ def markdown(res: dict[str, Any]) -> str:
         def cell(v: float | None) -> str:
             return "not run" if v is None else f"{v:.4f}"
 
-        diff = "–" if u is None or lb is None else f"{lb - u:+.4f}"
+        knn = r.get("knn")
         lines.append(
-            f"| {r['benchmark']} | {r['method']} | {cell(u)} | {cell(lb)} | {diff} | "
-            f"{'–' if p is None else p} | {_reached(u, p)} | {_reached(lb, p)} |"
+            f"| {r['benchmark']} | {r['method']} | {cell(u)} | {cell(lb)} | {_minus(lb, u)} | "
+            f"{'–' if p is None else p} | {_reached(u, p)} | {_reached(lb, p)} | "
+            f"{'–' if knn is None else f'{knn:.4f}'} | {_minus(u, knn)} |"
         )
+        if u is not None and knn is not None and u > best.get(r["benchmark"], (-1.0,))[0]:
+            best[r["benchmark"]] = (u, r["method"], knn)
         if p is not None and lb is not None and lb >= p and (u is None or u < p):
             only_labelled.append(f"{r['method']} on {r['benchmark']}")
     lines += [
         "",
         "Paper figures that the labelled track reaches and the unsupervised track does not: "
         + (", ".join(only_labelled) if only_labelled else "none")
+        + ".",
+        "",
+        "The best of these memae detectors (unsupervised) against the 5-NN reference: "
+        + "; ".join(
+            f"{bench}: {m} {u:.4f}, {'at or above' if u >= knn else 'below'} 5-NN's "
+            f"{knn:.4f} ({u - knn:+.4f})"
+            for bench, (u, m, knn) in best.items()
+        )
         + ".",
     ]
     return "\n".join(lines)
