@@ -313,6 +313,14 @@ def test_ae_code_width_diagnostic_records_and_resumes(mnist, tmp_path, monkeypat
     for f in res["fits"]:
         assert 0.0 <= f["auc"] <= 1.0 and f["epochs_run"] == 1
         assert f["error_normal"] > 0 and f["error_anomalous"] > 0
+        assert sorted(f["auc_vs_digit"]) == ["0", "1", "2", "4", "5", "6", "7", "8", "9"]
+        assert -1.0 <= f["ink_spearman"] <= 1.0
+        # Mann-Whitney: the ROC-AUC against all anomalies is the count-weighted mean of
+        # the ROC-AUCs against each anomalous digit (the same normal images in each)
+        counts = np.bincount(ae_code_width._data("mnist", None, True)[3], minlength=10)
+        per = f["auc_vs_digit"]
+        weighted = sum(counts[int(d)] * v for d, v in per.items()) / (counts.sum() - counts[3])
+        assert weighted == pytest.approx(f["auc"], abs=1e-12)
     md = (tmp_path / "ae-code-width-quick.md").read_text()
     assert "| 3 | 8 | 128 |" in md and "| 3 | 2 | 32 |" in md
 
