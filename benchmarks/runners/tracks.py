@@ -5,7 +5,7 @@ AE, MemAE, LatentNormAE and CompactVAE, the "unsupervised" figure (epochs chosen
 the unlabelled validation loss) next to the "labelled validation" figure (epochs
 chosen on a few labelled rows held out of the test set), the paper's, and the 5-NN
 reference (KNN, the distance to the 5th nearest training row; from the unsupervised
-run, or ``mnist-shallow.json`` on MNIST):
+run, or the shallow image tables ``mnist-shallow.json`` / ``cifar10-shallow.json``):
 
 - KDDCUP99: F1, 20 runs (``kdd.json``, ``kdd-labelled.json``);
 - ODDS: mean ROC-AUC over the 17 files, 5 seeds (``leaderboard.json``,
