@@ -3,8 +3,8 @@
 memae's AE on the MemAE paper's MNIST network scores about 0.80 mean ROC-AUC, 0.16
 below the paper's AE (0.9619), while MemAE on the same network is 0.025 below its
 paper figure. The network's code is ``latent_dim`` x 4 x 4 values; with the paper's
-64 channels that is 1,024 values for a 784-pixel image, so an AE without a memory can
-learn to reconstruct the other digits too. This script refits the AE of the ``mnist``
+64 channels that is 1,024 values for a 784-pixel image, so one might expect an AE
+without a memory to reconstruct the other digits too. To test that, this script refits the AE of the ``mnist``
 preset (seed 0, the benchmark's stopping rule) with narrower codes on the digits where
 the seed-0 AE is weakest, and reports the test ROC-AUC, the reconstruction error of
 normal and anomalous test images, the ROC-AUC against each anomalous digit alone, and
