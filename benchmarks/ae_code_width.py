@@ -4,17 +4,18 @@ memae's AE on the MemAE paper's MNIST network scores about 0.80 mean ROC-AUC, 0.
 below the paper's AE (0.9619), while MemAE on the same network is 0.025 below its
 paper figure. The network's code is ``latent_dim`` x 4 x 4 values; with the paper's
 64 channels that is 1,024 values for a 784-pixel image, so one might expect an AE
-without a memory to reconstruct the other digits too. To test that, this script refits the AE of the ``mnist``
-preset (seed 0, the benchmark's stopping rule) with narrower codes on the digits where
-the seed-0 AE is weakest, and reports the test ROC-AUC, the reconstruction error of
-normal and anomalous test images, the ROC-AUC against each anomalous digit alone, and
-how closely the score follows the amount of ink in an image (Spearman correlation with
-the pixel sum over the test set). Test labels are read to *explain* the gap; no
-setting is chosen by them, and the presets are unchanged.
+without a memory to reconstruct the other digits too. To test that, this script
+refits the AE of the ``mnist`` preset (seed 0, the benchmark's stopping rule) with
+narrower codes on the digits where the seed-0 AE is weakest. It reports the test
+ROC-AUC, the reconstruction error of normal and anomalous test images, the ROC-AUC
+against each anomalous digit alone, and how closely the score follows the amount of
+ink in an image (Spearman correlation with the pixel sum over the test set). Test
+labels are read to *explain* the gap; no setting is chosen by them, and the presets
+are unchanged.
 
 The preset's own width (64) is refitted too, for the figures that need its scores
-(the benchmark keeps none); its ROC-AUC matches the benchmark's record up to the rounding of the
-conv layout.
+(the benchmark keeps none); its ROC-AUC matches the benchmark's record up to the
+rounding of the conv layout.
 
 Run ``python benchmarks/ae_code_width.py --readme README.md``; it writes
 ``benchmarks/results/ae-code-width.{json,md}`` and keeps one record per fit under
