@@ -301,7 +301,7 @@ def test_tracks_table_by_hand(tmp_path):
 
 
 def test_ae_code_width_diagnostic_records_and_resumes(mnist, tmp_path, monkeypatch):
-    """``benchmarks/ae_code_width.py --quick``: one record per (width, digit) with the
+    """``benchmarks/ae_code_width.py --quick``: one record per (model, width, digit) with the
     fitted code width, the table, and a second run that reads the records back."""
     monkeypatch.syspath_prepend(str(Path(__file__).resolve().parents[1] / "benchmarks"))
     import ae_code_width
@@ -309,9 +309,10 @@ def test_ae_code_width_diagnostic_records_and_resumes(mnist, tmp_path, monkeypat
     args = ["--quick", "--out", str(tmp_path), "--classes", "3", "--widths", "8", "2"]
     ae_code_width.main(args)
     res = json.loads((tmp_path / "ae-code-width-quick.json").read_text())
-    assert [(f["latent_dim"], f["class"], f["code_values"]) for f in res["fits"]] == [
-        (8, 3, 128),
-        (2, 3, 32),
+    assert [(f["model"], f["latent_dim"], f["class"], f["code_values"]) for f in res["fits"]] == [
+        ("AE", 8, 3, 128),
+        ("AE", 2, 3, 32),
+        ("MemAE", 64, 3, 1024),  # the reference: MemAE at the preset's width
     ]
     for f in res["fits"]:
         assert 0.0 <= f["auc"] <= 1.0 and f["epochs_run"] == 1
@@ -325,7 +326,7 @@ def test_ae_code_width_diagnostic_records_and_resumes(mnist, tmp_path, monkeypat
         weighted = sum(counts[int(d)] * v for d, v in per.items()) / (counts.sum() - counts[3])
         assert weighted == pytest.approx(f["auc"], abs=1e-12)
     md = (tmp_path / "ae-code-width-quick.md").read_text()
-    assert "| 3 | 8 | 128 |" in md and "| 3 | 2 | 32 |" in md
+    assert "| AE | 3 | 8 | 128 |" in md and "| MemAE | 3 | 64 | 1,024 |" in md
 
     def refit(*_):
         raise AssertionError("a recorded fit was run again")
