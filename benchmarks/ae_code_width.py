@@ -26,7 +26,6 @@ Run ``python benchmarks/ae_code_width.py --readme README.md``; it writes
 from __future__ import annotations
 
 import argparse
-import json
 from pathlib import Path
 from typing import Any
 
@@ -37,7 +36,7 @@ from sklearn.metrics import roc_auc_score
 import _bootstrap  # noqa: F401 - makes the benchmarks package importable
 from benchmarks.runners import BENCH_PRECISION
 from benchmarks.runners.images import _data
-from benchmarks.runners.report import environment, publish, write_text_atomic
+from benchmarks.runners.report import environment, publish, task_record
 from memae import AutoEncoder, MemAE
 from memae.evaluation import one_class_aucs
 from memae.presets import PRESETS
@@ -72,7 +71,7 @@ def fit_one(
         "latent_dim": width,
         "code_values": width * 16,
         "auc": one_class_aucs(scores, yt, cls, 0)["auc"],
-        "error_normal": float(np.median(scores[yt == cls])),
+        "error_normal": float(np.median(normal)),
         "error_anomalous": float(np.median(scores[yt != cls])),
         # normal digit against each anomalous digit alone: which ones look normal
         "auc_vs_digit": {int(d): _auc(normal, scores[yt == d]) for d in np.unique(yt) if d != cls},
@@ -145,10 +144,7 @@ def main(argv: list[str] | None = None) -> None:
         for cls in args.classes:
             folder = f"latent{width}" if model == "AE" else f"{model.lower()}-latent{width}"
             record = work / folder / f"class{cls}-seed0.json"
-            if not record.is_file():
-                fit = fit_one(cls, width, args.data, args.quick, model)
-                write_text_atomic(record, json.dumps(fit))
-            fits.append(json.loads(record.read_text()))
+            fits.append(task_record(record, fit_one, cls, width, args.data, args.quick, model))
             print(fits[-1], flush=True)
     res = {
         "benchmark": stem,

@@ -30,7 +30,6 @@ in ``--workdir``, so an interrupted run resumes.
 from __future__ import annotations
 
 import argparse
-import json
 import time
 from collections.abc import Callable
 from functools import cache
@@ -55,7 +54,7 @@ from benchmarks.runners.report import (
     other_scores,
     publish,
     stopping_rule,
-    write_text_atomic,
+    task_record,
 )
 from memae import DAGMM, VAE, AutoEncoder, BaseDetector, CompactVAE, LatentNormAE, MemAE
 from memae.datasets import ODDS_NAMES, load_kdd, load_odds
@@ -241,11 +240,9 @@ def _tabular(
             runs = []
             for seed in seeds:
                 path = workdir / part / dataset / f"{name}-seed{seed}.json"
-                if not path.is_file():
-                    path.parent.mkdir(parents=True, exist_ok=True)
-                    row = run_one(part, dataset, name, seed, quick, data, track)
-                    write_text_atomic(path, json.dumps(row))
-                runs.append(json.loads(path.read_text()))
+                runs.append(
+                    task_record(path, run_one, part, dataset, name, seed, quick, data, track)
+                )
             out[dataset][name] = {k: float(np.mean([r[k] for r in runs])) for k in runs[0]}
         log(f"{part} {dataset}: done")
     return out

@@ -10,6 +10,7 @@ import platform
 import re
 import shlex
 import sys
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -67,6 +68,14 @@ def write_text_atomic(path: Path, text: str) -> None:
     """Write ``text`` through a temporary file and a rename (:func:`memae.io.write_atomic`):
     a crash leaves the previous file whole, never a half-written one."""
     write_atomic(path, text.encode())
+
+
+def task_record(path: Path, compute: Callable[..., dict[str, Any]], *args: Any) -> dict[str, Any]:
+    """The JSON record at ``path``; where it is missing, ``compute(*args)`` first and write
+    its result atomically. The resume step of the benchmarks that keep one file a task."""
+    if not path.is_file():
+        write_text_atomic(path, json.dumps(compute(*args)))
+    return json.loads(path.read_text())
 
 
 def save_npy_atomic(path: Path, array: np.ndarray) -> None:

@@ -32,7 +32,7 @@ import numpy as np
 import torch
 
 from benchmarks.runners import BENCH_PRECISION
-from benchmarks.runners.report import environment, publish, save_npy_atomic, write_text_atomic
+from benchmarks.runners.report import environment, publish, save_npy_atomic, task_record
 from memae import AutoEncoder, MemAE
 from memae.datasets.video import Videos, load_ped2
 from memae.evaluation.video import video_aucs
@@ -256,14 +256,18 @@ def run(
     names = only or list(methods(preset, quick))
     work = workdir / result_stem(preset, quick, epochs, track)
     work.mkdir(parents=True, exist_ok=True)
+
+    def fit_method(name: str) -> dict[str, Any]:
+        log(f"{preset}: training {name} ...")
+        return run_method(name, preset, seed, quick, data, work, epochs, track)
+
+    def time_preset(other: str) -> dict[str, Any]:
+        log(f"timing preset {other} ...")
+        return speed_only(other, data)
+
     rows = {}
     for name in names:
-        path = work / f"{name}-seed{seed}.json"
-        if not path.is_file():
-            log(f"{preset}: training {name} ...")
-            result = run_method(name, preset, seed, quick, data, work, epochs, track)
-            write_text_atomic(path, json.dumps(result))
-        rows[name] = json.loads(path.read_text())
+        rows[name] = task_record(work / f"{name}-seed{seed}.json", fit_method, name)
         saved = work / name / "config.json"  # runs saved before "history" was recorded
         if "history" not in rows[name] and saved.is_file():
             rows[name]["history"] = json.loads(saved.read_text())["fitted"]["history"]
@@ -275,11 +279,7 @@ def run(
         )
     speed = {}
     for other in speed_presets or []:
-        path = work / f"speed-{other}.json"
-        if not path.is_file():
-            log(f"timing preset {other} ...")
-            write_text_atomic(path, json.dumps(speed_only(other, data)))
-        speed[other] = json.loads(path.read_text())
+        speed[other] = task_record(work / f"speed-{other}.json", time_preset, other)
     train, test = load_data(preset, data, quick)
     length = PRESETS[preset].data["clip_length"]
     validation_videos: list[str] = []
