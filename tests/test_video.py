@@ -283,3 +283,46 @@ def test_speed_only_times_a_preset_at_another_frame_size(tmp_path):
     assert (
         "(32x32 frames) timed on 7 training clips" in (tmp_path / "ped2-speed-32x32.md").read_text()
     )
+
+
+def test_ped2_runner_resumes_an_interrupted_fit_bit_exactly(tmp_path, monkeypatch):
+    """A converged `ped2-cpu` fit outlasts a CPU session: `benchmarks/video.py` checkpoints
+    each epoch, a rerun after a kill resumes from the checkpoint with the same scores as
+    an uninterrupted run, and the checkpoint goes once the task record is written."""
+    from memae.datasets import DataNotFoundError
+
+    try:
+        load_ped2("training", data_root(), size=(32, 32))
+    except DataNotFoundError:
+        pytest.skip("shared Ped2 data not found (set MEMAE_DATA)")
+
+    from benchmarks.runners import video
+    from memae.training import checkpoint
+
+    monkeypatch.setitem(video.QUICK, "epochs", 2)
+    kw = {"quick": True, "data": str(data_root()), "only": ["AE"], "log": lambda _: None}
+    whole = video.run(workdir=tmp_path / "whole", **kw)["results"]["AE"]
+
+    write = checkpoint.write
+
+    def killed_after_first_checkpoint(*args, **kwargs):
+        write(*args, **kwargs)
+        raise KeyboardInterrupt  # as if the session ended right after epoch 1's checkpoint
+
+    monkeypatch.setattr(checkpoint, "write", killed_after_first_checkpoint)
+    with pytest.raises(KeyboardInterrupt):
+        video.run(workdir=tmp_path / "cut", **kw)
+    stem = tmp_path / "cut" / video.result_stem("ped2-cpu", quick=True)
+    assert (video.checkpoint_dir(stem, "AE", 0) / checkpoint.CHECKPOINT_STATE).is_file()
+    assert not (stem / "AE-seed0.json").exists()
+
+    monkeypatch.setattr(checkpoint, "write", write)
+    resumed = video.run(workdir=tmp_path / "cut", **kw)["results"]["AE"]
+    assert (whole["resumed_at_epoch"], resumed["resumed_at_epoch"]) == (0, 1)
+    assert resumed["epochs_run"] == whole["epochs_run"] == 2
+    assert resumed["all"]["auc"] == whole["all"]["auc"]
+    np.testing.assert_array_equal(
+        np.load(stem / "AE-frame-errors.npy"),
+        np.load(tmp_path / "whole" / stem.name / "AE-frame-errors.npy"),
+    )
+    assert not video.checkpoint_dir(stem, "AE", 0).exists()
