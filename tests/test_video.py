@@ -297,6 +297,7 @@ def test_ped2_runner_resumes_an_interrupted_fit_bit_exactly(tmp_path, monkeypatc
         pytest.skip("shared Ped2 data not found (set MEMAE_DATA)")
 
     from benchmarks.runners import video
+
     from memae.training import checkpoint
 
     monkeypatch.setitem(video.QUICK, "epochs", 2)
