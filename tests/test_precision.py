@@ -273,6 +273,30 @@ def test_scoring_batches_grow_with_free_gpu_memory(monkeypatch):
     assert det._default_batch_size() == base._INFERENCE_ELEMENTS // d
 
 
+def test_host_batches_copy_a_memory_map_once(tmp_path):
+    """Scoring batches reach the device with at most one host copy: a writable block is
+    shared with numpy, a read-only memory map is copied once (no non-writable warning)
+    and, for a CUDA transfer, that one copy is straight into pinned memory."""
+    import warnings
+
+    from memae.detectors.base import host_tensor
+
+    x = np.arange(12, dtype=np.float32).reshape(4, 3)
+    np.save(tmp_path / "x.npy", x)
+    mm = np.load(tmp_path / "x.npy", mmap_mode="r")
+    shared = host_tensor(x[1:3], pinned=False)
+    assert np.shares_memory(shared.numpy(), x)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # torch warns on a non-writable array
+        copied = host_tensor(mm[1:3], pinned=False)
+    assert not np.shares_memory(copied.numpy(), mm)
+    np.testing.assert_array_equal(copied.numpy(), x[1:3])
+    if torch.cuda.is_available():
+        pinned = host_tensor(mm[1:3], pinned=True)
+        assert pinned.is_pinned() and pinned.dtype == torch.float32
+        np.testing.assert_array_equal(pinned.numpy(), x[1:3])
+
+
 def test_paired_overhead_benchmark(kdd, tmp_path):
     """--paired: every preset, both models, positive medians, overhead = ratio - 1."""
     import json

@@ -73,6 +73,22 @@ def resolve_device(device: str | torch.device) -> torch.device:
     return dev
 
 
+def host_tensor(block: np.ndarray, pinned: bool) -> Tensor:
+    """``block`` as a CPU tensor, copied at most once.
+
+    A read-only block (a memory map) needs a copy, since torch tensors are writable. For
+    a CUDA transfer the one copy goes straight into pinned (page-locked) memory, so that
+    the non-blocking transfer runs asynchronously; a fresh buffer per batch (the caching
+    host allocator reuses them) keeps a pending transfer from being overwritten.
+    """
+    if pinned:
+        dtype = torch.from_numpy(np.empty(0, block.dtype)).dtype
+        out = torch.empty(block.shape, dtype=dtype, pin_memory=True)
+        np.copyto(out.numpy(), block, casting="no")
+        return out
+    return torch.from_numpy(block if block.flags.writeable else block.copy())
+
+
 def shared_params(values: dict[str, Any]) -> dict[str, Any]:
     """The parameters :class:`BaseDetector` takes, picked from a subclass's ``locals()``.
 
@@ -673,13 +689,9 @@ class BaseDetector(DecisionMixin, ExplainMixin, BaseEstimator, metaclass=ABCMeta
         bs = batch_size or self._default_batch_size()
         self.network_.eval()
         self._apply_precision()
+        pinned = self.device_.type == "cuda"
         for start in range(0, len(arr), bs):
-            block = arr[start : start + bs]
-            if not block.flags.writeable:  # read-only memory map: torch wants its own copy
-                block = block.copy()
-            batch = torch.from_numpy(block)
-            if self.device_.type == "cuda":  # a pinned copy: the transfer runs asynchronously
-                batch = batch.pin_memory()
+            batch = host_tensor(arr[start : start + bs], pinned)
             yield start, self.scaler_(batch.to(self.device_, non_blocking=True))
 
     @torch.inference_mode()
