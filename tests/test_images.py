@@ -191,6 +191,32 @@ def test_flat_memory_addresses_the_whole_code():
         MemAE(memory_layout="rows", **kw).fit(X)
 
 
+def test_attention_weights_per_sample_and_location():
+    """MemAE.attention: the addressing weights the decoder reads from. Each row is a
+    convex combination (non-negative, sums to 1); hard shrinkage zeroes every weight it
+    prunes; rebuilding the read-out from them gives the network's reconstruction."""
+    X = np.random.default_rng(0).integers(0, 256, (64, 12, 12), dtype=np.uint8)
+    kw = dict(hidden_dims=(4,), latent_dim=3, preprocessing="image", **TINY)
+    loc = MemAE(memory_size=7, shrink_threshold=0.1, **kw).fit(X)
+    flat = MemAE(memory_size=7, memory_layout="flat", **kw).fit(X)
+    a_loc, a_flat = loc.attention(X[:10]), flat.attention(X[:10], batch_size=3)
+    assert a_loc.shape == (10, 9, 7) and a_flat.shape == (10, 7)  # a 3 x 3 code map
+    for a in (a_loc, a_flat):
+        assert a.dtype == np.float32 and (a >= 0).all()
+        np.testing.assert_allclose(a.sum(axis=-1), 1.0, rtol=1e-5)
+    assert (a_loc == 0).any() and not ((a_loc > 0) & (a_loc < 0.1)).any()
+    net = flat.network_
+    with torch.inference_mode():
+        read = torch.from_numpy(a_flat) @ net.memory.weight
+        rebuilt = flat.scaler_.inverse(net.decoder(read.reshape(10, 3, 3, 3))).numpy()
+    np.testing.assert_allclose(rebuilt, flat.reconstruct(X[:10]), atol=1e-4)
+    rows = np.random.default_rng(1).random((50, 6))
+    tabular = MemAE(memory_size=5, epochs=1, random_state=0).fit(rows[:, :4])
+    assert tabular.attention(rows[:3, :4]).shape == (3, 5)
+    with pytest.raises(ValueError, match="feature"):
+        tabular.attention(rows[:3])
+
+
 # ------------------------------------------------------------------- detectors on MNIST
 @pytest.fixture(scope="module")
 def digits(mnist):

@@ -334,3 +334,37 @@ def test_ae_code_width_diagnostic_records_and_resumes(mnist, tmp_path, monkeypat
     monkeypatch.setattr(ae_code_width, "fit_one", refit)
     ae_code_width.main(args)  # resumes: every fit read back from its record
     assert json.loads((tmp_path / "ae-code-width-quick.json").read_text())["fits"] == res["fits"]
+
+
+def test_memae_addressing_diagnostic_stats_and_resume(mnist, tmp_path, monkeypatch):
+    """``benchmarks/memae_addressing.py``: sparsity figures computed by hand on known
+    weights; ``--quick`` writes one record per (addressing, digit) and resumes from them."""
+    monkeypatch.syspath_prepend(str(Path(__file__).resolve().parents[1] / "benchmarks"))
+    import memae_addressing
+
+    w = np.array([[0.5, 0.5, 0.0, 0.0], [1.0, 0.0, 0.0, 0.0], [0.0, 0.2, 0.0, 0.8]])
+    stats = memae_addressing.addressing_stats(w)
+    assert stats["items_per_image"] == pytest.approx(5 / 3)
+    assert stats["top_weight"] == pytest.approx((0.5 + 1.0 + 0.8) / 3)
+    assert stats["items_ever_top"] == 2  # rows 0 and 1 top item 0, row 2 item 3
+    h = -(2 * 0.5 * np.log(0.5)) - (0.2 * np.log(0.2) + 0.8 * np.log(0.8))
+    assert stats["entropy"] == pytest.approx(h / 3)
+
+    args = ["--quick", "--out", str(tmp_path), "--classes", "3"]
+    memae_addressing.main(args)
+    res = json.loads((tmp_path / "memae-addressing-quick.json").read_text())
+    assert [(f["addressing"], f["class"]) for f in res["fits"]] == [("cosine", 3), ("dot", 3)]
+    for f in res["fits"]:
+        assert 1.0 <= f["items_per_image"] <= 100.0 and 0.0 < f["top_weight"] <= 1.0
+        assert 0.0 <= f["auc"] <= 1.0 and f["epochs_run"] == 1
+    md = (tmp_path / "memae-addressing-quick.md").read_text()
+    assert "| cosine | 3 |" in md and "| dot | 3 |" in md
+    one = res["fits"][0]["auc_vs_digit"]["1"]
+    assert f"| {one:.3f} |" in md  # the 1s column, read from the record's string keys
+
+    def refit(*_):
+        raise AssertionError("a recorded fit was run again")
+
+    monkeypatch.setattr(memae_addressing, "fit_one", refit)
+    memae_addressing.main(args)
+    assert json.loads((tmp_path / "memae-addressing-quick.json").read_text())["fits"] == res["fits"]

@@ -144,6 +144,28 @@ precision, random_state, verbose
             codes = codes.expand(-1, *code_shape)
         return self.scaler_.inverse(net.decoder(codes)).cpu().numpy()
 
+    @torch.inference_mode()
+    def attention(self, X: Any, batch_size: int | None = None) -> np.ndarray:
+        """The memory addressing weights ``w_hat`` (after shrinkage) of every sample.
+
+        Shows which memory items a sample is rebuilt from, and how sparse the
+        addressing is (the number of non-zero weights per row).
+
+        Returns
+        -------
+        ndarray of float32, shape ``(n_samples, memory_size)`` when each sample is one
+        query (tabular input, or ``memory_layout="flat"``), else ``(n_samples,
+        n_locations, memory_size)``: one row per code location, in the code map's order.
+        """
+        self._check_fitted()
+        arr = self._check_input(X)
+        parts = [
+            self.network_(batch).attention.float().reshape(len(batch), -1, self.memory_size)
+            for _, batch in self._batches(arr, batch_size)
+        ]
+        out = torch.cat(parts).cpu().numpy()
+        return out[:, 0] if out.shape[1] == 1 else out
+
     def _loss(self, model: nn.Module, batch: Tensor) -> dict[str, Tensor]:
         out = model(batch)
         recon = squared_error(batch, out.reconstruction).mean()
