@@ -122,6 +122,8 @@ def methods(dataset: str, quick: bool) -> dict[str, Callable[[int], Any]]:
             dataset, shrink_threshold=0.0, entropy_weight=0.0, random_state=s, **over
         ),
         "MemAE": lambda s: MemAE.from_preset(dataset, random_state=s, **over),
+        # an ablation: the official code's dot-product addressing instead of the paper's cosine
+        "MemAE-dot": lambda s: MemAE.from_preset(dataset, addressing="dot", random_state=s, **over),
         # the other memory layout (one query per code location, as the official video code)
         "MemAE-nonSpar-location": lambda s: MemAE.from_preset(
             dataset,

@@ -70,6 +70,8 @@ def methods(quick: bool) -> dict[str, Callable[[int], Any]]:
             "kdd", shrink_threshold=0.0, entropy_weight=0.0, random_state=s, **deep
         ),
         "MemAE": lambda s: MemAE.from_preset("kdd", random_state=s, **deep),
+        # an ablation: the official code's dot-product addressing instead of the paper's cosine
+        "MemAE-dot": lambda s: MemAE.from_preset("kdd", addressing="dot", random_state=s, **deep),
         # raw (already DAGMM-preprocessed) features, scored by -score_samples
         "OC-SVM": lambda s: Subsampled(
             SklearnOutlier(OneClassSVM(kernel="rbf", nu=0.1, gamma="scale"), standardise=False),
