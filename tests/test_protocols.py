@@ -95,6 +95,25 @@ def test_kdd_run_by_hand_and_resume(kdd_stub, tmp_path):
         )
 
 
+def test_kdd_method_added_after_a_finished_run_joins_its_table(kdd_stub, tmp_path, monkeypatch):
+    """With no partial file left (a finished benchmark deletes it), `--methods NEW` starts
+    from the published results: the new method runs, the old ones are kept, not rerun."""
+    kdd.main(["--runs", "2", "--out", str(tmp_path)])
+    assert not (tmp_path / "kdd.partial.json").exists()
+    before = json.loads((tmp_path / "kdd.json").read_text())["per_run"]["stub"]
+
+    class Other(FirstFeature):
+        pass
+
+    monkeypatch.setattr(kdd, "methods", lambda quick: {"stub": FirstFeature, "other": Other})
+    FirstFeature.fitted = []
+    kdd.main(["--runs", "2", "--methods", "other", "--out", str(tmp_path)])
+    after = json.loads((tmp_path / "kdd.json").read_text())
+    assert after["per_run"]["stub"] == before  # kept
+    assert len(after["per_run"]["other"]) == 2 and len(FirstFeature.fitted) == 2  # only new
+    assert "| other |" in (tmp_path / "kdd.md").read_text()
+
+
 def test_kdd_labelled_track_by_hand(kdd_stub, monkeypatch):
     from memae.evaluation import labelled_validation
 

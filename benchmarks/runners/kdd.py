@@ -146,8 +146,12 @@ def run(
     jobs: int = 1,
     track: str = "unsupervised",
     source: str = "npz",
+    published: Path | None = None,
 ) -> dict[str, Any]:
     """Run the protocol ``runs`` times; with ``partial``, save after every run and resume.
+
+    Without a ``partial`` file the runs start from those of the ``published`` results (a
+    finished benchmark), so a method added later joins its table instead of replacing it.
 
     Run ``r`` uses seed ``r`` for the split and the models, so a resumed benchmark gives
     the same figures as an uninterrupted one. ``jobs > 1`` runs that many runs at once
@@ -160,7 +164,7 @@ def run(
             f"--source raw runs the deep detectors {list(RAW_METHODS)}; the references "
             "run on the npz"
         )
-    per_run = _resume(partial, names, quick, log)
+    per_run = _resume(partial, names, quick, log, published)
     first = min(len(per_run[name]) for name in names)
     # Each method resumes after its own last run (a method added later starts at run 0).
     todo = [(r, [n for n in names if len(per_run[n]) <= r]) for r in range(first, runs)]
@@ -192,17 +196,22 @@ def run(
 
 
 def _resume(
-    partial: Path | None, names: list[str], quick: bool, log: Callable[[str], None]
+    partial: Path | None,
+    names: list[str],
+    quick: bool,
+    log: Callable[[str], None],
+    published: Path | None = None,
 ) -> dict[str, list[dict[str, float]]]:
-    """The runs saved in ``partial`` (every method's, kept), with an empty list for each
-    method of ``names`` not run yet."""
+    """The runs saved in ``partial``, else in the ``published`` results (every method's,
+    kept), with an empty list for each method of ``names`` not run yet."""
     per_run: dict[str, list[dict[str, float]]] = {}
-    if partial is not None and partial.is_file():
-        saved = json.loads(partial.read_text())
+    source = partial if partial is not None and partial.is_file() else published
+    if source is not None and source.is_file():
+        saved = json.loads(source.read_text())
         if saved.get("quick") == quick:
             per_run = saved["per_run"]
             done = {n: len(rows) for n, rows in per_run.items() if n in names}
-            log(f"resuming from {partial}: runs done per method {done}")
+            log(f"resuming from {source}: runs done per method {done}")
     for name in names:
         per_run.setdefault(name, [])
     return per_run
@@ -407,6 +416,7 @@ def main(argv: list[str] | None = None, prog: str = "memae benchmark kdd") -> No
         jobs=args.jobs,
         track=args.track,
         source=args.source,
+        published=args.out / f"{stem}.json",
     )
     md = markdown(results)
     npz_file = args.out / "kdd.json"
