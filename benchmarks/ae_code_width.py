@@ -26,6 +26,7 @@ Run ``python benchmarks/ae_code_width.py --readme README.md``; it writes
 from __future__ import annotations
 
 import argparse
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -108,18 +109,22 @@ def markdown(res: dict[str, Any]) -> str:
             + f" | {r['ink_spearman']:+.2f} | {r['best_val_loss']:.4f} | "
             f"{r['epochs_run']} ({r['best_epoch']}) |"
         )
-    lines.append("")
+    lines += ["", summary_line(res, lambda r: f"{r.get('model', 'AE')} {r['latent_dim']} channels")]
+    return "\n".join(lines)
+
+
+def summary_line(res: dict[str, Any], group: Callable[[dict[str, Any]], str]) -> str:
+    """Mean ROC-AUC per group of fits over the digits, and how many fits converged."""
     groups: dict[str, list[float]] = {}
     for r in res["fits"]:
-        groups.setdefault(f"{r.get('model', 'AE')} {r['latent_dim']} channels", []).append(r["auc"])
+        groups.setdefault(group(r), []).append(r["auc"])
     means = [f"{name} {np.mean(aucs):.4f}" for name, aucs in groups.items()]
     converged = sum(r["converged"] for r in res["fits"])
-    lines.append(
+    return (
         f"Mean ROC-AUC over digits {', '.join(map(str, res['classes']))}: "
         + ", ".join(means)
         + f". Fits stopped by patience: {converged} of {len(res['fits'])}."
     )
-    return "\n".join(lines)
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -31,7 +31,7 @@ from typing import Any
 import numpy as np
 
 import _bootstrap  # noqa: F401 - makes the benchmarks package importable
-from benchmarks.ae_code_width import _auc
+from benchmarks.ae_code_width import _auc, summary_line
 from benchmarks.runners import BENCH_PRECISION
 from benchmarks.runners.images import _data
 from benchmarks.runners.report import environment, publish, task_record
@@ -106,17 +106,7 @@ def markdown(res: dict[str, Any]) -> str:
             + ", ".join(f"{d}: {v:.3f}" for d, v in worst)
             + f" | {r['best_val_loss']:.4f} | {r['epochs_run']} ({r['best_epoch']}) |"
         )
-    lines.append("")
-    groups: dict[str, list[float]] = {}
-    for r in res["fits"]:
-        groups.setdefault(r["addressing"], []).append(r["auc"])
-    means = [f"{name} {np.mean(aucs):.4f}" for name, aucs in groups.items()]
-    converged = sum(r["converged"] for r in res["fits"])
-    lines.append(
-        f"Mean ROC-AUC over digits {', '.join(map(str, res['classes']))}: "
-        + ", ".join(means)
-        + f". Fits stopped by patience: {converged} of {len(res['fits'])}."
-    )
+    lines += ["", summary_line(res, lambda r: r["addressing"])]
     return "\n".join(lines)
 
 
