@@ -387,3 +387,23 @@ def test_memae_addressing_diagnostic_stats_and_resume(mnist, tmp_path, monkeypat
     monkeypatch.setattr(memae_addressing, "fit_one", refit)
     memae_addressing.main(args)
     assert json.loads((tmp_path / "memae-addressing-quick.json").read_text())["fits"] == res["fits"]
+
+
+def test_memae_addressing_pairs_fits_by_digit_and_seed(monkeypatch):
+    """The dot-minus-cosine line pairs fits of the same digit and seed (records from
+    before the seed field count as seed 0) and reports the seed-to-seed spread."""
+    monkeypatch.syspath_prepend(str(Path(__file__).resolve().parents[1] / "benchmarks"))
+    import memae_addressing
+
+    fits = [
+        {"addressing": "cosine", "class": 2, "auc": 0.90},  # seed 0, no field
+        {"addressing": "dot", "class": 2, "seed": 0, "auc": 0.93},
+        {"addressing": "cosine", "class": 2, "seed": 1, "auc": 0.92},
+        {"addressing": "dot", "class": 2, "seed": 1, "auc": 0.91},
+        {"addressing": "dot", "class": 5, "seed": 1, "auc": 0.95},  # no cosine partner
+    ]
+    line = memae_addressing.paired_line({"fits": fits})
+    assert "mean +0.0100 over 2 pair(s), from -0.0100 to +0.0300" in line
+    # std of (0.90, 0.92) and of (0.93, 0.91): both 0.01414; dot-5 has one seed only
+    assert "standard deviation of one digit's AUC: 0.0141" in line
+    assert memae_addressing.paired_line({"fits": fits[:1]}) == ""
