@@ -65,19 +65,26 @@ def fit_one(
     det.fit(X[y == cls][: 500 if quick else None])
     scores = det.decision_function(Xt)
     ink = Xt.reshape(len(Xt), -1).astype(np.float64).sum(axis=1)  # how much of the digit is drawn
-    normal = scores[yt == cls]
     return {
         "model": model,
         "class": cls,
         "latent_dim": width,
         "code_values": width * 16,
-        "auc": one_class_aucs(scores, yt, cls, 0)["auc"],
-        "error_normal": float(np.median(normal)),
+        "error_normal": float(np.median(scores[yt == cls])),
         "error_anomalous": float(np.median(scores[yt != cls])),
-        # normal digit against each anomalous digit alone: which ones look normal
-        "auc_vs_digit": {int(d): _auc(normal, scores[yt == d]) for d in np.unique(yt) if d != cls},
         # a score that tracks the amount of ink ranks simple digits (1, 7) as normal
         "ink_spearman": float(spearmanr(scores, ink).statistic),
+        **fit_figures(det, scores, yt, cls),
+    }
+
+
+def fit_figures(det: Any, scores: np.ndarray, yt: np.ndarray, cls: int) -> dict[str, Any]:
+    """The one-class ROC-AUC of a fit on digit ``cls`` (overall and against each anomalous
+    digit alone: which ones look normal) and how its training stopped."""
+    normal = scores[yt == cls]
+    return {
+        "auc": one_class_aucs(scores, yt, cls, 0)["auc"],
+        "auc_vs_digit": {int(d): _auc(normal, scores[yt == d]) for d in np.unique(yt) if d != cls},
         "epochs_run": len(det.history_),
         "best_epoch": det.best_epoch_,
         "converged": bool(det.stopped_early_),
@@ -127,14 +134,20 @@ def summary_line(res: dict[str, Any], group: Callable[[dict[str, Any]], str]) ->
     )
 
 
-def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+def diagnostic_parser(doc: str, classes: tuple[int, ...]) -> argparse.ArgumentParser:
+    """The options every MNIST diagnostic here shares."""
+    parser = argparse.ArgumentParser(description=doc.splitlines()[0])
     parser.add_argument("--data", default=None, help="data folder (default: shared/data)")
     parser.add_argument("--out", type=Path, default=Path("benchmarks/results"))
     parser.add_argument("--readme", type=Path, default=None)
-    parser.add_argument("--classes", type=int, nargs="+", default=list(CLASSES))
-    parser.add_argument("--widths", type=int, nargs="+", default=list(WIDTHS))
+    parser.add_argument("--classes", type=int, nargs="+", default=list(classes))
     parser.add_argument("--quick", action="store_true", help="1 epoch, 500 images (a check)")
+    return parser
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = diagnostic_parser(__doc__, CLASSES)
+    parser.add_argument("--widths", type=int, nargs="+", default=list(WIDTHS))
     parser.add_argument(
         "--no-memae", action="store_true", help="without MemAE at the preset's width"
     )

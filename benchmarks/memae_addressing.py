@@ -27,19 +27,16 @@ Run ``python benchmarks/memae_addressing.py --readme README.md``; it writes
 
 from __future__ import annotations
 
-import argparse
-from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 import _bootstrap  # noqa: F401 - makes the benchmarks package importable
-from benchmarks.ae_code_width import _auc, summary_line
+from benchmarks.ae_code_width import diagnostic_parser, fit_figures, summary_line
 from benchmarks.runners import BENCH_PRECISION
 from benchmarks.runners.images import _data
 from benchmarks.runners.report import environment, publish, task_record
 from memae import MemAE
-from memae.evaluation import one_class_aucs
 
 CLASSES = (2, 5, 8)  # seed-0 MemAE's three weakest digits (mnist-seed0: 0.90, 0.94, 0.84)
 ADDRESSING = ("cosine", "dot")  # the paper's Eq. (5) (the preset), the official code's
@@ -70,20 +67,12 @@ def fit_one(
     )
     train = X[y == cls][: 500 if quick else None]
     det.fit(train)
-    scores = det.decision_function(Xt)
-    normal = scores[yt == cls]
     return {
         "addressing": addressing,
         "class": cls,
         "seed": seed,
         **addressing_stats(det.attention(train)),
-        "auc": one_class_aucs(scores, yt, cls, 0)["auc"],
-        # normal digit against each anomalous digit alone: which ones look normal
-        "auc_vs_digit": {int(d): _auc(normal, scores[yt == d]) for d in np.unique(yt) if d != cls},
-        "epochs_run": len(det.history_),
-        "best_epoch": det.best_epoch_,
-        "converged": bool(det.stopped_early_),
-        "best_val_loss": float(min(h["val_loss"] for h in det.history_)),
+        **fit_figures(det, det.decision_function(Xt), yt, cls),
     }
 
 
@@ -150,14 +139,9 @@ def paired_line(res: dict[str, Any]) -> str:
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--data", default=None, help="data folder (default: shared/data)")
-    parser.add_argument("--out", type=Path, default=Path("benchmarks/results"))
-    parser.add_argument("--readme", type=Path, default=None)
-    parser.add_argument("--classes", type=int, nargs="+", default=list(CLASSES))
+    parser = diagnostic_parser(__doc__, CLASSES)
     parser.add_argument("--addressing", nargs="+", default=list(ADDRESSING), choices=ADDRESSING)
     parser.add_argument("--seeds", type=int, default=1, help="seeds 0 .. N-1 (default 1)")
-    parser.add_argument("--quick", action="store_true", help="1 epoch, 500 images (a check)")
     args = parser.parse_args(argv)
     stem = "memae-addressing" + ("-quick" if args.quick else "")
     work = args.out / "work" / stem
