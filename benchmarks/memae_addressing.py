@@ -30,6 +30,7 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
+import torch
 
 import _bootstrap  # noqa: F401 - makes the benchmarks package importable
 from benchmarks.ae_code_width import diagnostic_parser, fit_figures, summary_line
@@ -71,6 +72,7 @@ def fit_one(
         "addressing": addressing,
         "class": cls,
         "seed": seed,
+        "torch_threads": torch.get_num_threads(),  # the rounding, so the fit, depends on it
         **addressing_stats(det.attention(train)),
         **fit_figures(det, det.decision_function(Xt), yt, cls),
     }

@@ -407,3 +407,48 @@ def test_memae_addressing_pairs_fits_by_digit_and_seed(monkeypatch):
     # std of (0.90, 0.92) and of (0.93, 0.91): both 0.01414; dot-5 has one seed only
     assert "standard deviation of one digit's AUC: 0.0141" in line
     assert memae_addressing.paired_line({"fits": fits[:1]}) == ""
+
+
+def test_kernel_reproducibility_keeps_a_comparison_whose_records_were_replaced(
+    tmp_path, monkeypatch
+):
+    """``benchmarks/kernel_reproducibility.py``: while every leaderboard class has a record,
+    the CIFAR-10 comparison is computed from them; once records are missing (a re-run of
+    newer code replaced them), the published comparison is kept, dated, not recomputed
+    from a partial or newer set."""
+    monkeypatch.syspath_prepend(str(Path(__file__).resolve().parents[1] / "benchmarks"))
+    import kernel_reproducibility as kr
+
+    board = {m: {"auc": 0.6, "per_class_auc": {"0": 0.5, "1": 0.7}} for m in ("AE", "MemAE")}
+    (tmp_path / "leaderboard.json").write_text(
+        json.dumps({"results": {"images": {"cifar10": board}}})
+    )
+    for m, aucs in (("AE", (0.5, 0.7)), ("MemAE", (0.5, 0.75))):
+        for c, auc in enumerate(aucs):
+            f = tmp_path / "work" / "cifar10" / m / f"class{c}-seed0.json"
+            f.parent.mkdir(parents=True, exist_ok=True)
+            f.write_text(json.dumps({"auc": auc}))
+    rec = kr._records(tmp_path)
+    assert rec["AE"]["bit_identical"] and not rec["MemAE"]["bit_identical"]
+    assert rec["MemAE"]["max_auc_difference"] == pytest.approx(0.05)
+
+    (tmp_path / "work" / "cifar10" / "MemAE" / "class1-seed0.json").unlink()
+    assert kr._records(tmp_path) is None
+    (tmp_path / "leaderboard.json").write_text(json.dumps({"results": {"odds": {}}}))
+    assert kr._records(tmp_path) is None  # the image part not published (being re-run)
+    published = {"environment": {"date": "2026-12-02T06:27:26+00:00"}, "cifar10_records": rec}
+    (tmp_path / "reproducibility.json").write_text(json.dumps(published))
+    kept = kr._published_records(tmp_path)
+    assert kept == {"measured": "2026-12-02T06:27:26+00:00", **rec}
+    (tmp_path / "reproducibility.json").write_text(
+        json.dumps({"environment": {"date": "2026-12-09"}, "cifar10_records": kept})
+    )
+    assert kr._published_records(tmp_path)["measured"] == "2026-12-02T06:27:26+00:00"
+    res = {
+        "environment": {"command": "c", "cpu": "x", "torch": "t"},
+        "results": {},
+        "cifar10_records": kept,
+    }
+    md = kr.markdown(res)
+    assert "compared on 2026-12-02, before those records were replaced" in md
+    assert "| MemAE | 2 | no | 0.0500 |" in md and "measured" not in md.split("|---|")[-1]
