@@ -17,8 +17,8 @@ items each image uses and how much weight its top item gets; and, on the test se
 ROC-AUC, against each anomalous digit alone too. The addressing is chosen by the paper and the
 official code, not by the test figures; the presets are unchanged by this run. The
 differences between addressings are read against the spread between seeds: a single
-seed's AUC moves by up to 0.02 between sessions (another machine's CPU kernels, see
-"Reproducibility across machines" in the README).
+seed's AUC moved by up to 0.02 between sessions (another machine's CPU kernels or
+thread count, see "Reproducibility across machines" in the README).
 
 Run ``python benchmarks/memae_addressing.py --readme README.md``; it writes
 ``benchmarks/results/memae-addressing.{json,md}`` and keeps one record per fit under
@@ -128,11 +128,10 @@ def paired_line(res: dict[str, Any]) -> str:
         f"Dot minus cosine, paired by digit and seed: mean {np.mean(diffs):+.4f} over "
         f"{len(diffs)} pair(s), from {min(diffs):+.4f} to {max(diffs):+.4f}."
     )
-    spread = [
-        np.std([v for (a2, c2, _), v in auc.items() if (a2, c2) == (a, c)], ddof=1)
-        for a, c in {(a, c) for a, c, _ in auc}
-        if sum((a2, c2) == (a, c) for a2, c2, _ in auc) > 1
-    ]
+    per_digit: dict[tuple[str, int], list[float]] = {}
+    for (a, c, _), v in auc.items():
+        per_digit.setdefault((a, c), []).append(v)
+    spread = [np.std(v, ddof=1) for v in per_digit.values() if len(v) > 1]
     if spread:
         text += (
             f" Seed-to-seed standard deviation of one digit's AUC: {np.mean(spread):.4f} (mean)."
