@@ -438,17 +438,29 @@ def test_kernel_reproducibility_keeps_a_comparison_whose_records_were_replaced(
     assert kr._records(tmp_path) is None  # the image part not published (being re-run)
     published = {"environment": {"date": "2026-12-02T06:27:26+00:00"}, "cifar10_records": rec}
     (tmp_path / "reproducibility.json").write_text(json.dumps(published))
-    kept = kr._published_records(tmp_path)
-    assert kept == {"measured": "2026-12-02T06:27:26+00:00", **rec}
-    (tmp_path / "reproducibility.json").write_text(
-        json.dumps({"environment": {"date": "2026-12-09"}, "cifar10_records": kept})
-    )
-    assert kr._published_records(tmp_path)["measured"] == "2026-12-02T06:27:26+00:00"
+    assert kr._published_records(tmp_path) == ("2026-12-02T06:27:26+00:00", rec)
+    # a later run that re-published it keeps the first date, not its own
+    republished = {
+        "environment": {"date": "2026-12-09"},
+        "cifar10_records": rec,
+        "cifar10_records_measured": "2026-12-02T06:27:26+00:00",
+    }
+    (tmp_path / "reproducibility.json").write_text(json.dumps(republished))
+    assert kr._published_records(tmp_path) == ("2026-12-02T06:27:26+00:00", rec)
+    # the older layout, with the date inside the records, still reads
+    legacy = {
+        "environment": {"date": "2026-12-09"},
+        "cifar10_records": {"measured": "2026-12-02", **rec},
+    }
+    (tmp_path / "reproducibility.json").write_text(json.dumps(legacy))
+    assert kr._published_records(tmp_path) == ("2026-12-02", rec)
     res = {
         "environment": {"command": "c", "cpu": "x", "torch": "t"},
         "results": {},
-        "cifar10_records": kept,
+        "cifar10_records": rec,
+        "cifar10_records_measured": "2026-12-02T06:27:26+00:00",
     }
     md = kr.markdown(res)
     assert "compared on 2026-12-02, before those records were replaced" in md
-    assert "| MemAE | 2 | no | 0.0500 |" in md and "measured" not in md.split("|---|")[-1]
+    assert "| MemAE | 2 | no | 0.0500 |" in md
+    assert "compared on" not in kr.markdown({**res, "cifar10_records_measured": None})
