@@ -111,6 +111,48 @@ def test_average_rank_by_hand():
     assert average_rank(per, ["m1", "m2", "m3"]) == {"m1": 2.0, "m2": 1.75, "m3": 2.25}
 
 
+def test_leaderboard_method_without_image_network(tmp_path, monkeypatch):
+    """DAGMM (tabular only) is kept out of the image part: the image runner never gets it,
+    its image cells read "–", the ranks cover the datasets every method ran on, and the
+    heat map draws the gap."""
+    from benchmarks.runners import images, leaderboard
+
+    seen = []
+
+    def fake_run(dataset, only, **kw):
+        seen.append(list(only))
+        auc = {"mean": 0.9}
+        summary = {m: {"auc": auc, "per_class_auc": {}, "fit_seconds_per_class": auc} for m in only}
+        return {"summary": summary, "per_task": {m: [] for m in only}}
+
+    monkeypatch.setattr(images, "run", fake_run)
+    out = leaderboard._image_part(False, None, ["AE", "DAGMM", "KNN"], ("mnist",), 1, tmp_path, 1)
+    assert seen == [["AE", "KNN"]] and set(out["mnist"]) == {"AE", "KNN"}
+
+    names = ["AE", "DAGMM", "KNN"]
+    results = {
+        "methods": names,
+        "seeds": 1,
+        "environment": {"command": "c", "cpu": "cpu", "cpu_count": 2, "cuda": None},
+        "results": {
+            "kdd": {
+                "kddcup99": {
+                    m: {"auc": a, "f1": a} for m, a in zip(names, (0.9, 0.8, 0.7), strict=True)
+                }
+            },
+            "images": {"mnist": {"AE": {"auc": 0.6}, "KNN": {"auc": 0.95}}},
+        },
+    }
+    # only KDD has all three methods: AE 1st, DAGMM 2nd, KNN 3rd
+    rank = leaderboard.average_rank(leaderboard._columns(results["results"]), names)
+    assert rank == {"AE": 1.0, "DAGMM": 2.0, "KNN": 3.0}
+    results["average_rank_all"] = rank
+    md = leaderboard.markdown(results)
+    assert "| mnist | 0.600 | – | **0.950** |" in md
+    assert "over the 1 dataset(s) all ran on" in md
+    assert leaderboard.heatmap(results, tmp_path / "h.png").stat().st_size > 1000
+
+
 def test_leaderboard_targets_by_hand():
     from benchmarks.runners.leaderboard import targets
 

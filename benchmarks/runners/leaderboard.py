@@ -200,16 +200,21 @@ def _image_part(
     seeds: int,
     track: str = "unsupervised",
 ) -> dict[str, dict[str, dict[str, float]]]:
-    """Mean one-class ROC-AUC over the classes (then over ``seeds``) of every image dataset."""
+    """Mean one-class ROC-AUC over the classes (then over ``seeds``) of every image dataset.
+
+    Methods without an image network (DAGMM, a tabular model) are left out of this part;
+    the tables show "–" for them.
+    """
     out: dict[str, dict[str, dict[str, float]]] = {}
     for dataset in datasets[:1] if quick else datasets:
+        known = images.methods(dataset, quick)
         res = images.run(
             dataset,
             seeds=seeds,
             classes=[0, 1] if quick else None,
             quick=quick,
             data=data,
-            only=names,
+            only=[m for m in names if m in known],
             jobs=jobs,
             workdir=work,
             track=track,
@@ -314,17 +319,34 @@ def _columns(out: dict[str, Any]) -> dict[str, dict[str, dict]]:
     }
 
 
+def _complete(per_dataset: dict[str, dict[str, dict]], names: list[str]) -> list[str]:
+    """The datasets on which every method in ``names`` has a result."""
+    return [d for d, per in per_dataset.items() if all(m in per for m in names)]
+
+
 def average_rank(per_dataset: dict[str, dict[str, dict]], names: list[str]) -> dict[str, float]:
-    """Mean over datasets of each method's rank by ROC-AUC (1 = best; ties share)."""
-    if not per_dataset:
+    """Mean of each method's rank by ROC-AUC (1 = best; ties share) over the datasets on
+    which every method ran (the image part leaves out the methods without an image network).
+    """
+    sets = _complete(per_dataset, names)
+    if not sets:
         return {}
-    ranks = [rankdata([-per_dataset[d][m]["auc"] for m in names]) for d in per_dataset]
+    ranks = [rankdata([-per_dataset[d][m]["auc"] for m in names]) for d in sets]
     return dict(zip(names, np.mean(ranks, axis=0).tolist(), strict=True))
 
 
+def _auc(per: dict[str, dict], method: str) -> float:
+    """``method``'s ROC-AUC in one dataset's results; NaN where it did not run there."""
+    return per[method]["auc"] if method in per else float("nan")
+
+
 def _row(label: str, values: list[float], bold_best: bool = True) -> str:
-    best = max(values)
-    cells = [f"**{v:.3f}**" if bold_best and v == best else f"{v:.3f}" for v in values]
+    """A table row; NaN (a method that did not run on this dataset) shows as "–"."""
+    best = np.nanmax(values)
+    cells = [
+        "–" if np.isnan(v) else f"**{v:.3f}**" if bold_best and v == best else f"{v:.3f}"
+        for v in values
+    ]
     return f"| {label} | " + " | ".join(cells) + " |"
 
 
@@ -420,7 +442,7 @@ def markdown(results: dict[str, Any]) -> str:
             "",
             head,
             rule,
-            *(_row(d, [per[m]["auc"] for m in names]) for d, per in imgs.items()),
+            *(_row(d, [_auc(per, m) for m in names]) for d, per in imgs.items()),
             "",
         ]
     compact = [m for m in names if m.startswith("CompactVAE")]
@@ -449,9 +471,11 @@ def markdown(results: dict[str, Any]) -> str:
         lines.append("")
     lines += targets(results)
     if results.get("average_rank_all"):
-        n = sum(len(sets) for sets in res.values())
+        cols = _columns(res)
+        n = len(_complete(cols, names))
+        where = f"all {n} datasets above" if n == len(cols) else f"the {n} dataset(s) all ran on"
         lines += [
-            f"Average rank by ROC-AUC over all {n} datasets above (1 = best):",
+            f"Average rank by ROC-AUC over {where} (1 = best):",
             "",
             "| | " + " | ".join(names) + " |",
             rule,
@@ -518,12 +542,13 @@ def heatmap(results: dict[str, Any], path: Path) -> Path:
 
     plt = _pyplot()
     names, odds = results["methods"], _columns(results["results"])
-    grid = np.array([[odds[d][m]["auc"] for m in names] for d in odds])
+    grid = np.array([[_auc(odds[d], m) for m in names] for d in odds])
     fig, ax = plt.subplots(figsize=(1.0 + 0.8 * len(names), 0.9 + 0.35 * len(odds)))
-    im = ax.imshow(grid, cmap="viridis", vmin=max(0.0, grid.min()), vmax=1.0, aspect="auto")
+    low = max(0.0, np.nanmin(grid))
+    im = ax.imshow(grid, cmap="viridis", vmin=low, vmax=1.0, aspect="auto")  # NaN: blank
     for (i, j), v in np.ndenumerate(grid):
-        ax.text(j, i, f"{v:.2f}", ha="center", va="center", fontsize=6,
-                color="white" if v < grid.mean() else "black")  # fmt: skip
+        ax.text(j, i, "–" if np.isnan(v) else f"{v:.2f}", ha="center", va="center", fontsize=6,
+                color="white" if v < np.nanmean(grid) else "black")  # fmt: skip
     ax.set_xticks(range(len(names)), names, rotation=45, ha="right", fontsize=7)
     ax.set_yticks(range(len(odds)), list(odds), fontsize=7)
     fig.colorbar(im, ax=ax, label="ROC-AUC")
