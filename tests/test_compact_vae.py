@@ -14,6 +14,7 @@ from memae.nn.compact import (
     LipschitzLinear,
     inverse_stereographic,
     lipschitz_mlp,
+    spectral_norm,
     sphere_log_area,
 )
 from memae.plotting import plot_latent_2d
@@ -48,6 +49,24 @@ def test_lipschitz_layers_are_bounded():
     np.testing.assert_allclose(GroupSort()(x).norm(dim=1), x.norm(dim=1), rtol=1e-6)
     with pytest.raises(ValueError, match="even"):
         lipschitz_mlp([4, 3, 2])
+
+
+@pytest.mark.parametrize("shape", [(9, 6), (6, 9), (40, 70)])
+def test_spectral_norm_matches_the_svd(shape):
+    """The Gram route gives matrix_norm(W, 2) and its gradient, in both orientations."""
+    w = torch.randn(*shape, dtype=torch.float64, generator=torch.Generator().manual_seed(0))
+    w.requires_grad_()
+    ours, theirs = spectral_norm(w), torch.linalg.matrix_norm(w, 2)
+    assert ours.item() == pytest.approx(theirs.item(), rel=1e-12)
+    (g_ours,), (g_theirs,) = torch.autograd.grad(ours, w), torch.autograd.grad(theirs, w)
+    torch.testing.assert_close(g_ours, g_theirs, rtol=1e-10, atol=1e-12)
+    assert torch.autograd.gradcheck(spectral_norm, (w,))
+    # under bf16 autocast the norm is still computed in float32: the bound holds
+    w32 = w.detach().float()
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        s = spectral_norm(w32)
+    assert s.dtype == torch.float32
+    assert s.item() == pytest.approx(theirs.item(), rel=1e-6)
 
 
 def _gap_data(seed=0):

@@ -88,7 +88,7 @@ def export(detector: Any, path: str | os.PathLike) -> Path:
                     onnx = torch.onnx.export(
                         program, input_names=["x"], output_names=["score"], verbose=False
                     )
-                except Exception as exc:  # an operator ONNX lacks (SVD, ...)
+                except Exception as exc:  # an operator ONNX lacks (eigh, ...)
                     raise ValueError(
                         f"{name} cannot be exported to ONNX: {_first_line(_root(exc))} "
                         "(a .pt2 file may work)"
