@@ -471,8 +471,7 @@ def markdown(results: dict[str, Any]) -> str:
         lines.append("")
     lines += targets(results)
     if results.get("average_rank_all"):
-        cols = _columns(res)
-        n = len(_complete(cols, names))
+        n = len(_complete(cols, names))  # cols: every (part, dataset), from above
         where = f"all {n} datasets above" if n == len(cols) else f"the {n} dataset(s) all ran on"
         lines += [
             f"Average rank by ROC-AUC over {where} (1 = best):",
