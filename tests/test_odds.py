@@ -123,11 +123,14 @@ def test_leaderboard_method_without_image_network(tmp_path, monkeypatch):
         seen.append(list(only))
         auc = {"mean": 0.9}
         summary = {m: {"auc": auc, "per_class_auc": {}, "fit_seconds_per_class": auc} for m in only}
-        return {"summary": summary, "per_task": {m: [] for m in only}}
+        # the AE's records say whether each fit stopped by patience; the reference's do not
+        tasks = {"AE": [{"converged": c} for c in (True, True, False, True)], "KNN": [{}]}
+        return {"summary": summary, "per_task": {m: tasks[m] for m in only}}
 
     monkeypatch.setattr(images, "run", fake_run)
     out = leaderboard._image_part(False, None, ["AE", "DAGMM", "KNN"], ("mnist",), 1, tmp_path, 1)
     assert seen == [["AE", "KNN"]] and set(out["mnist"]) == {"AE", "KNN"}
+    assert out["mnist"]["AE"]["converged"] == 0.75 and "converged" not in out["mnist"]["KNN"]
 
     names = ["AE", "DAGMM", "KNN"]
     results = {
@@ -140,7 +143,7 @@ def test_leaderboard_method_without_image_network(tmp_path, monkeypatch):
                     m: {"auc": a, "f1": a} for m, a in zip(names, (0.9, 0.8, 0.7), strict=True)
                 }
             },
-            "images": {"mnist": {"AE": {"auc": 0.6}, "KNN": {"auc": 0.95}}},
+            "images": {"mnist": {"AE": {"auc": 0.6, "converged": 0.75}, "KNN": {"auc": 0.95}}},
         },
     }
     # only KDD has all three methods: AE 1st, DAGMM 2nd, KNN 3rd
@@ -149,6 +152,7 @@ def test_leaderboard_method_without_image_network(tmp_path, monkeypatch):
     results["average_rank_all"] = rank
     md = leaderboard.markdown(results)
     assert "| mnist | 0.600 | – | **0.950** |" in md
+    assert "not at the epoch cap): AE 75%." in md
     assert "over the 1 dataset(s) all ran on" in md
     assert leaderboard.heatmap(results, tmp_path / "h.png").stat().st_size > 1000
 

@@ -227,6 +227,8 @@ def _image_part(
                 "seconds": s["fit_seconds_per_class"]["mean"],
             }
             tasks = res["per_task"][m]
+            if tasks and all("converged" in t for t in tasks):  # deep detectors only
+                row["converged"] = float(np.mean([t["converged"] for t in tasks]))
             for kind in COMPACT_SCORES:
                 if tasks and all(f"auc_{kind}" in t for t in tasks):
                     row[f"auc_{kind}"] = float(np.mean([t[f"auc_{kind}"] for t in tasks]))
@@ -444,6 +446,7 @@ def markdown(results: dict[str, Any]) -> str:
             rule,
             *(_row(d, [_auc(per, m) for m in names]) for d, per in imgs.items()),
             "",
+            *_converged(imgs, names, results.get("track", "unsupervised")),
         ]
     compact = [m for m in names if m.startswith("CompactVAE")]
     cols = _columns(res)
