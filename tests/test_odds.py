@@ -113,8 +113,8 @@ def test_average_rank_by_hand():
 
 def test_leaderboard_method_without_image_network(tmp_path, monkeypatch):
     """DAGMM (tabular only) is kept out of the image part: the image runner never gets it,
-    its image cells read "–", the ranks cover the datasets every method ran on, and the
-    heat map draws the gap."""
+    its image cells read "–", the ranks cover the datasets every method ran on, the heat
+    map draws the gap, and the part reports the share of the deep fits that converged."""
     from benchmarks.runners import images, leaderboard
 
     seen = []
