@@ -184,6 +184,10 @@ def test_benchmarks_report_every_score_of_one_fit():
         )
         assert not np.allclose(scores, joint)
     assert other_scores(memae.AutoEncoder(epochs=1).fit(X), Xt) == {}
+    # the VAE's default score_method is named "reconstruction" too; its other rule
+    # ("elbo") is not one of CompactVAE's, so nothing may be reported under their names
+    vae = memae.VAE(epochs=1, random_state=0).fit(X)
+    assert vae.score_method == "reconstruction" and other_scores(vae, Xt) == {}
 
 
 def test_training_scores_are_leave_one_out_only_for_reference_rows():

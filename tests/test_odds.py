@@ -157,6 +157,25 @@ def test_leaderboard_method_without_image_network(tmp_path, monkeypatch):
     assert leaderboard.heatmap(results, tmp_path / "h.png").stat().st_size > 1000
 
 
+def test_leaderboard_keeps_compact_scores_to_compactvae(tmp_path):
+    """Old VAE records hold its ELBO score under CompactVAE's score names; the leaderboard
+    reads them back without those keys, and keeps them for CompactVAE."""
+    import json
+
+    from benchmarks.runners import leaderboard
+
+    row = {"auc": 0.8, "auc_hole": 0.7, "ap_hole": 0.6, "auc_joint": 0.7, "converged": 1.0}
+    for name in ("VAE", "CompactVAE-sphere"):
+        path = tmp_path / "odds" / "wbc" / f"{name}-seed0.json"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(json.dumps(row))
+    out = leaderboard._tabular(
+        "odds", ("wbc",), ["VAE", "CompactVAE-sphere"], range(1), False, None, tmp_path, print
+    )["wbc"]
+    assert out["VAE"] == {"auc": 0.8, "converged": 1.0}
+    assert out["CompactVAE-sphere"] == row
+
+
 def test_leaderboard_targets_by_hand():
     from benchmarks.runners.leaderboard import targets
 

@@ -132,8 +132,11 @@ def other_scores(det: Any, X: Any) -> dict[str, np.ndarray]:
     error of one fitted :class:`memae.CompactVAE`, so the comparison is not blurred by
     a second training run. Empty for other detectors.
     """
+    from memae import CompactVAE
+
+    # the VAE also has a score_method ("reconstruction"), but not CompactVAE's other rules
     own = getattr(det, "score_method", None)
-    if own not in COMPACT_SCORES:
+    if not isinstance(det, CompactVAE) or own not in COMPACT_SCORES:
         return {}
     out = {}
     try:
