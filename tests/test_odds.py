@@ -175,6 +175,20 @@ def test_leaderboard_keeps_compact_scores_to_compactvae(tmp_path):
     assert out["VAE"] == {"auc": 0.8, "converged": 1.0}
     assert out["CompactVAE-sphere"] == row
 
+    # the image benchmark's summary (which the leaderboard's image part reads) does the same
+    from benchmarks.runners import images
+
+    task = {**row, "class": 0, "seed": 0, "auc_30": 0.8, "fit_seconds": 1.0}
+    task.update(n_train=10, score_images_per_second=5.0)
+    for name in ("VAE", "CompactVAE-sphere"):
+        path = tmp_path / "mnist" / name / "class0-seed0.json"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(json.dumps(task))
+    names = ["VAE", "CompactVAE-sphere"]
+    res = images.summarise("mnist", names, [0], 1, False, tmp_path / "mnist", ("c", None))
+    assert "auc_hole" not in res["per_task"]["VAE"][0]
+    assert res["per_task"]["CompactVAE-sphere"][0]["auc_hole"] == 0.7
+
 
 def test_leaderboard_targets_by_hand():
     from benchmarks.runners.leaderboard import targets

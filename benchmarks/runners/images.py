@@ -39,6 +39,7 @@ from benchmarks.runners.report import (
     environment,
     mean_std,
     other_scores,
+    own_scores,
     publish,
     save_npy_atomic,
     stopping_rule,
@@ -323,7 +324,7 @@ def summarise(
     for name in names:
         used = 1 if name in DETERMINISTIC else seeds
         rows = [
-            json.loads(_task_file(work, name, c, s).read_text())
+            own_scores(name, json.loads(_task_file(work, name, c, s).read_text()))
             for s in range(used)
             for c in classes
         ]

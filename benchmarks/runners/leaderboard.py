@@ -52,6 +52,7 @@ from benchmarks.runners.report import (
     COMPACT_SCORES,
     environment,
     other_scores,
+    own_scores,
     publish,
     stopping_rule,
     task_record,
@@ -190,18 +191,6 @@ def run_one(
     return row
 
 
-def _own_scores(name: str, row: dict[str, Any]) -> dict[str, Any]:
-    """``row`` without CompactVAE's other-score keys unless ``name`` is a CompactVAE.
-
-    Records written before ``other_scores`` checked the class hold such keys for the VAE
-    too (its ELBO score under the names "joint" and "hole"); they are not CompactVAE's.
-    """
-    if name.startswith("CompactVAE"):
-        return row
-    other = {f"{m}_{k}" for m in ("auc", "ap") for k in COMPACT_SCORES}
-    return {k: v for k, v in row.items() if k not in other}
-
-
 def _image_part(
     quick: bool,
     data: Any,
@@ -244,7 +233,7 @@ def _image_part(
             for kind in COMPACT_SCORES:
                 if tasks and all(f"auc_{kind}" in t for t in tasks):
                     row[f"auc_{kind}"] = float(np.mean([t[f"auc_{kind}"] for t in tasks]))
-            out[dataset][m] = _own_scores(m, row)
+            out[dataset][m] = row
     return out
 
 
@@ -263,7 +252,7 @@ def _tabular(
                     task_record(path, run_one, part, dataset, name, seed, quick, data, track)
                 )
             mean = {k: float(np.mean([r[k] for r in runs])) for k in runs[0]}
-            out[dataset][name] = _own_scores(name, mean)
+            out[dataset][name] = own_scores(name, mean)
         log(f"{part} {dataset}: done")
     return out
 

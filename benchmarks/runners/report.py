@@ -147,3 +147,15 @@ def other_scores(det: Any, X: Any) -> dict[str, np.ndarray]:
     finally:
         det.score_method = own
     return out
+
+
+def own_scores(name: str, row: dict[str, Any]) -> dict[str, Any]:
+    """``row`` without CompactVAE's other-score keys unless ``name`` is a CompactVAE.
+
+    Records written before :func:`other_scores` checked the class hold such keys for the
+    VAE too (its ELBO score under the names "joint" and "hole"); they are not CompactVAE's.
+    """
+    if name.startswith("CompactVAE"):
+        return row
+    other = {f"{m}_{k}" for m in ("auc", "ap") for k in COMPACT_SCORES}
+    return {k: v for k, v in row.items() if k not in other}
