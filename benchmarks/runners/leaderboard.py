@@ -228,11 +228,11 @@ def _image_part(
                 "seconds": s["fit_seconds_per_class"]["mean"],
             }
             tasks = res["per_task"][m]
-            if tasks and all("converged" in t for t in tasks):  # deep detectors only
-                row["converged"] = float(np.mean([t["converged"] for t in tasks]))
-            for kind in COMPACT_SCORES:
-                if tasks and all(f"auc_{kind}" in t for t in tasks):
-                    row[f"auc_{kind}"] = float(np.mean([t[f"auc_{kind}"] for t in tasks]))
+            # means of what every task recorded: how training ended (deep detectors) and
+            # CompactVAE's other scores
+            for key in ("converged", *(f"auc_{kind}" for kind in COMPACT_SCORES)):
+                if tasks and all(key in t for t in tasks):
+                    row[key] = float(np.mean([t[key] for t in tasks]))
             out[dataset][m] = row
     return out
 
