@@ -233,8 +233,11 @@ def test_speed_benchmark_records_the_cpu_and_the_flop_limit(kdd, tmp_path):
                     "fp32" if precision == "fp32" else res["precision_auto"]
                 )
                 assert row["forward_flops_per_sample"] > 1e5  # conv layers were counted
-                assert 0 < row["train_share_of_flop_limit"] < 1
-                assert 0 < row["score_share_of_flop_limit"] < 1
+                # a roofline from a separate matmul timing on a shared machine: a slow
+                # spell there once put a cifar10 score at 113% of it in CI, so the bound
+                # allows 1.5x; a per-batch FLOP count would be 64x off
+                assert 0 < row["train_share_of_flop_limit"] < 1.5
+                assert 0 < row["score_share_of_flop_limit"] < 1.5
         profile = rows["MemAE training profile"]
         assert len(profile) == 3 and 0 < sum(profile.values()) <= 1
     assert (
