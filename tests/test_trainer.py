@@ -73,6 +73,67 @@ def test_interrupted_then_resumed_equals_uninterrupted(planted, tmp_path):
     np.testing.assert_array_equal(full.decision_scores_, resumed.decision_scores_)
 
 
+def test_plateau_schedule_drops_the_rate_after_half_the_patience():
+    """A validation loss that never improves after epoch 1, patience 4: the rate drops
+    by 10x after bad epochs 2 and 4 would, but epoch 5 (bad epoch 4) stops instead."""
+    model = nn.Linear(2, 2)
+    calls = iter(range(1000))
+
+    def loss_fn(m, batch):
+        loss = (m(batch) - batch).pow(2).mean()
+        # training steps see the real loss; validation sees 1.0 from the first epoch on
+        return {"loss": loss, "validation": torch.tensor(1.0 + 0 * next(calls))}
+
+    cfg = TrainConfig(
+        epochs=50, batch_size=8, lr=0.01, validation_fraction=0.2, patience=4,
+        lr_schedule="plateau",
+    )  # fmt: skip
+    opt = torch.optim.SGD(model.parameters(), lr=0.01)
+    res = train(model, torch.randn(40, 2), loss_fn, cfg, optimizer=lambda m: opt)
+    assert cfg.plateau_patience == 2 and res.stopped_early and res.best_epoch == 1
+    assert [h["lr"] for h in res.history] == pytest.approx([0.01, 0.01, 0.01, 1e-3, 1e-3])
+    assert opt.param_groups[0]["lr"] == pytest.approx(1e-3)  # not dropped at the stop
+    # the constant schedule keeps the rate and records none
+    res = train(nn.Linear(2, 2), torch.randn(40, 2), loss_fn, TrainConfig(**{
+        **{k: getattr(cfg, k) for k in ("epochs", "batch_size", "lr", "validation_fraction")},
+        "patience": 4,
+    }))  # fmt: skip
+    assert len(res.history) == 5 and all("lr" not in h for h in res.history)
+
+
+def test_plateau_schedule_improves_after_a_drop_and_resumes_exactly(planted, tmp_path):
+    """On a detector: the rate drops, a later epoch improves on the best (so the drop
+    did not end training), and a run killed after a drop resumes with the lower rate."""
+    X = planted[0]
+    args = dict(validation_fraction=0.2, patience=4, lr=0.05, lr_schedule="plateau")
+    args.update({**FAST, "epochs": 60})
+    full = AutoEncoder(**args).fit(X)
+    lrs = [h["lr"] for h in full.history_]
+    drop = next(i for i, lr in enumerate(lrs) if lr < 0.05) + 1  # first epoch at a lower rate
+    assert lrs[0] == 0.05 and lrs[drop - 1] == pytest.approx(0.005)
+    assert full.best_epoch_ >= drop  # the lower rate found a better epoch
+
+    class Killed(Exception):
+        pass
+
+    def kill(epoch, losses):
+        if epoch == drop:
+            raise Killed
+
+    with pytest.raises(Killed):
+        AutoEncoder(**args).fit(X, checkpoint_dir=tmp_path, callbacks=(kill,))
+    resumed = AutoEncoder(**args).fit(X, checkpoint_dir=tmp_path)
+    assert resumed.history_ == full.history_
+    assert same_weights(full.network_, resumed.network_)
+
+
+def test_plateau_schedule_needs_something_to_watch(planted):
+    with pytest.raises(ValueError, match="needs a validation split"):
+        AutoEncoder(validation_fraction=0.0, lr_schedule="plateau", **FAST).fit(planted[0])
+    with pytest.raises(ValueError, match="lr_schedule must be one of"):
+        TrainConfig(epochs=1, batch_size=1, lr=1.0, lr_schedule="cosine")
+
+
 def test_checkpoint_of_another_run_is_refused(planted, tmp_path):
     MemAE(**{**FAST, "epochs": 2}).fit(planted[0], checkpoint_dir=tmp_path)
     with pytest.raises(TrainingError, match="another run"):
@@ -115,9 +176,10 @@ def test_damaged_torn_or_edited_checkpoint_is_refused(planted, tmp_path):
     with pytest.raises(TrainingError, match="damaged or torn"):
         det.fit(X, checkpoint_dir=tmp_path)
     weights.write_bytes(blob)
-    for epoch in (999, -3, "2"):
+    edits = [("epoch", 999), ("epoch", -3), ("epoch", "2"), ("lr", [-1.0]), ("lr", "0.1")]
+    for key, value in edits:
         meta = json.loads(text)
-        meta["epoch"] = epoch
+        meta[key] = value
         state.write_text(json.dumps(meta))
         with pytest.raises(TrainingError, match="invalid"):
             det.fit(X, checkpoint_dir=tmp_path)

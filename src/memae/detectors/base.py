@@ -46,6 +46,7 @@ from memae.nn.precision import PRECISIONS, autocast_dtype, channels_last, set_pr
 from memae.preprocessing import Preprocessing, Scaler, network_shape
 from memae.readers import DEFAULT_CHUNKSIZE, iter_table
 from memae.training import TrainConfig, adam, split_rows, train
+from memae.training.config import LR_SCHEDULES, LRSchedule
 from memae.validation import check_array
 
 #: labelled metrics for ``fit(validation_data=...)`` (higher is better)
@@ -220,6 +221,7 @@ class BaseDetector(DecisionMixin, ExplainMixin, BaseEstimator, metaclass=ABCMeta
         "weight_decay": [non_negative()],
         "validation_fraction": [Interval(Real, 0, 1, closed="left")],
         "patience": [positive_int(), None],
+        "lr_schedule": [StrOptions(set(LR_SCHEDULES))],
         "contamination": [Interval(Real, 0, 0.5, closed="right")],
         "device": [str, torch.device],
         "precision": [StrOptions(set(PRECISIONS))],
@@ -258,6 +260,7 @@ class BaseDetector(DecisionMixin, ExplainMixin, BaseEstimator, metaclass=ABCMeta
         weight_decay: float = 0.0,
         validation_fraction: float = 0.1,
         patience: int | None = 10,
+        lr_schedule: LRSchedule = "constant",
         contamination: float = 0.1,
         device: str = "auto",
         precision: str = "auto",
@@ -282,6 +285,7 @@ class BaseDetector(DecisionMixin, ExplainMixin, BaseEstimator, metaclass=ABCMeta
         self.weight_decay = weight_decay
         self.validation_fraction = validation_fraction
         self.patience = patience
+        self.lr_schedule = lr_schedule
         self.contamination = contamination
         self.device = device
         self.precision = precision
@@ -505,6 +509,7 @@ class BaseDetector(DecisionMixin, ExplainMixin, BaseEstimator, metaclass=ABCMeta
             weight_decay=self.weight_decay,
             validation_fraction=self.validation_fraction,
             patience=self.patience,
+            lr_schedule=self.lr_schedule,
             seed=self.seed_,
             verbose=self.verbose,
         )

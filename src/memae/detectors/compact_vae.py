@@ -17,6 +17,7 @@ from memae.detectors.explain import gaussian_nll_parts, squared_error_parts
 from memae.nn import gaussian_kl, gaussian_nll, squared_error
 from memae.nn.compact import CompactVAENet, lipschitz_mlp, sphere_log_area
 from memae.preprocessing import Preprocessing
+from memae.training.config import LRSchedule
 
 _CHUNK = 1024  # query rows per distance block in the hole score
 
@@ -152,6 +153,7 @@ precision, random_state, verbose
         weight_decay: float = 0.0,
         validation_fraction: float = 0.1,
         patience: int | None = 10,
+        lr_schedule: LRSchedule = "constant",
         contamination: float = 0.1,
         device: str = "auto",
         precision: str = "auto",

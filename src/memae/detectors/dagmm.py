@@ -19,6 +19,7 @@ from memae.nn.dagmm import (
     sample_energy,
 )
 from memae.preprocessing import Preprocessing
+from memae.training.config import LRSchedule
 
 
 class DAGMM(ReconstructionMixin, BaseDetector, model_key="dagmm"):
@@ -94,6 +95,7 @@ precision, random_state, verbose
         weight_decay: float = 0.0,
         validation_fraction: float = 0.1,
         patience: int | None = 10,
+        lr_schedule: LRSchedule = "constant",
         contamination: float = 0.1,
         device: str = "auto",
         precision: str = "auto",

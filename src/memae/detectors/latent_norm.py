@@ -13,6 +13,7 @@ from memae.constraints import non_negative
 from memae.detectors.base import BaseDetector, ReconstructionMixin, shared_params
 from memae.nn import AutoEncoderNet, l2_norm
 from memae.preprocessing import Preprocessing
+from memae.training.config import LRSchedule
 
 
 class LatentNormAE(ReconstructionMixin, BaseDetector, model_key="latentnorm"):
@@ -86,6 +87,7 @@ precision, random_state, verbose
         weight_decay: float = 0.0,
         validation_fraction: float = 0.1,
         patience: int | None = 10,
+        lr_schedule: LRSchedule = "constant",
         contamination: float = 0.1,
         device: str = "auto",
         precision: str = "auto",

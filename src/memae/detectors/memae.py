@@ -15,6 +15,7 @@ from memae.detectors.base import BaseDetector, ReconstructionMixin, shared_param
 from memae.nn import AutoEncoderNet, Memory, squared_error
 from memae.nn.memory import Addressing
 from memae.preprocessing import Preprocessing, network_shape
+from memae.training.config import LRSchedule
 
 
 class MemAE(ReconstructionMixin, BaseDetector, model_key="memae"):
@@ -87,6 +88,7 @@ precision, random_state, verbose
         weight_decay: float = 0.0,
         validation_fraction: float = 0.1,
         patience: int | None = 10,
+        lr_schedule: LRSchedule = "constant",
         contamination: float = 0.1,
         device: str = "auto",
         precision: str = "auto",

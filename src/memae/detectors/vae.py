@@ -13,6 +13,7 @@ from memae.detectors.base import BaseDetector, ReconstructionMixin, shared_param
 from memae.detectors.explain import gaussian_nll_parts, squared_error_parts
 from memae.nn import VAENet, gaussian_kl, gaussian_nll, squared_error
 from memae.preprocessing import Preprocessing
+from memae.training.config import LRSchedule
 
 
 class VAE(ReconstructionMixin, BaseDetector, model_key="vae"):
@@ -73,6 +74,7 @@ precision, random_state, verbose
         weight_decay: float = 0.0,
         validation_fraction: float = 0.1,
         patience: int | None = 10,
+        lr_schedule: LRSchedule = "constant",
         contamination: float = 0.1,
         device: str = "auto",
         precision: str = "auto",

@@ -110,6 +110,8 @@ def _check_meta(meta: dict[str, Any], directory: Path) -> None:
         and meta["bad_epochs"] >= 0
         and isinstance(meta.get("stopped_early"), bool)
         and (meta.get("best_val") is None or isinstance(meta["best_val"], (int, float)))
+        and isinstance(meta.get("lr", []), list)
+        and all(isinstance(lr, (int, float)) and lr > 0 for lr in meta.get("lr", []))
     )
     if not ok:
         raise TrainingError(f"the checkpoint state in {directory} is invalid (edited?)")

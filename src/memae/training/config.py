@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Literal
 
 from torch import Tensor, nn
 
@@ -26,6 +27,12 @@ class TrainingError(RuntimeError):
 #: batches of training rows from which batch norm statistics are recomputed after
 #: every epoch (:attr:`TrainConfig.precise_bn_batches`)
 PRECISE_BN_BATCHES = 16
+
+LRSchedule = Literal["constant", "plateau"]
+#: the learning-rate schedules of :attr:`TrainConfig.lr_schedule`
+LR_SCHEDULES: tuple[str, ...] = ("constant", "plateau")
+#: ``"plateau"``: the factor applied to the learning rate at each plateau
+PLATEAU_FACTOR = 0.1
 
 
 @dataclass(frozen=True)
@@ -67,6 +74,14 @@ class TrainConfig:
         layer's input has a large mean and a small spread (the decoder's first layer
         of a MemAE reading near-uniform attention) that lag wrecks eval-mode outputs
         (issue 23). Networks without batch norm are not affected.
+    lr_schedule : {"constant", "plateau"}
+        ``"constant"`` keeps ``lr``. ``"plateau"`` (reduce-on-plateau) multiplies
+        every parameter group's learning rate by :data:`PLATEAU_FACTOR` (0.1) each time
+        the quantity early stopping watches has not improved (by the ``tol`` rule) for
+        :attr:`plateau_patience` epochs in a row, so a run at its default
+        ``patience=10`` gets one lower rate to improve at before it stops; an
+        improvement restarts the count. It needs a validation split or a labelled
+        ``monitor``. The rate lives in the optimiser's state, so checkpoints resume it.
     """
 
     epochs: int
@@ -79,6 +94,7 @@ class TrainConfig:
     verbose: int = 0
     tol: float = 1e-4
     precise_bn_batches: int = PRECISE_BN_BATCHES
+    lr_schedule: LRSchedule = "constant"
 
     def __post_init__(self) -> None:
         if self.epochs < 1:
@@ -97,6 +113,17 @@ class TrainConfig:
             raise ValueError(f"tol must be >= 0, got {self.tol}")
         if self.precise_bn_batches < 0:
             raise ValueError(f"precise_bn_batches must be >= 0, got {self.precise_bn_batches}")
+        if self.lr_schedule not in LR_SCHEDULES:
+            raise ValueError(
+                f"lr_schedule must be one of {', '.join(map(repr, LR_SCHEDULES))}, "
+                f"got {self.lr_schedule!r}"
+            )
+
+    @property
+    def plateau_patience(self) -> int:
+        """``"plateau"``: epochs without improvement before the rate drops, half of
+        ``patience`` (at least 1; 5 without early stopping)."""
+        return 5 if self.patience is None else max(1, self.patience // 2)
 
 
 @dataclass

@@ -34,6 +34,7 @@ from tqdm.auto import tqdm
 from memae import distributed
 from memae.training import checkpoint as ckpt
 from memae.training.config import (
+    PLATEAU_FACTOR,
     EpochCallback,
     LossFn,
     TrainConfig,
@@ -133,6 +134,12 @@ def train(
     model.to(device)
     rows = _Rows(data, transform, device)
     train_idx, val_idx = split_rows(len(rows), config)
+    if config.lr_schedule == "plateau" and val_idx is None and monitor is None:
+        raise ValueError(
+            "lr_schedule='plateau' lowers the learning rate when the validation quantity "
+            "stops improving: it needs a validation split (validation_fraction > 0) or "
+            "labelled validation data"
+        )
     # PreciseBN's rows: with a validation split the training rows are already in a seeded
     # random order; without one they are in file order, which may be sorted (video)
     bn_idx = train_idx if val_idx is not None else _shuffled(train_idx, config.seed)
@@ -202,11 +209,15 @@ class _Run:
         self.stop.restore(meta, best)
         self.start_epoch = meta["epoch"]
         self.result.history, self.result.selection = meta["history"], meta.get("selection")
+        # the optimiser's tensors hold no learning rate: a schedule's is in the meta
+        for group, lr in zip(self.opt.param_groups, meta.get("lr", ()), strict=False):
+            group["lr"] = lr
 
     def end_epoch(
         self, epoch: int, losses: dict[str, float], labelled: bool, checkpoint_every: int
     ) -> None:
-        """Early stopping on this epoch's quantity, the history and the checkpoint."""
+        """Early stopping on this epoch's quantity, the learning-rate schedule, the
+        history and the checkpoint."""
         if "val_metric" in losses or "val_loss" in losses:
             self.result.selection = "labelled" if labelled else "unlabelled"
             if labelled:  # ties of the labelled metric go to the lower unlabelled loss
@@ -214,6 +225,12 @@ class _Run:
                 self.stop.update(-losses["val_metric"], epoch, self.model, tiebreak)
             else:
                 self.stop.update(losses["val_loss"], epoch, self.model)
+        if self.config.lr_schedule == "plateau":
+            losses["lr"] = self.opt.param_groups[0]["lr"]  # the rate this epoch trained at
+            bad = self.stop.bad_epochs
+            if bad and bad % self.config.plateau_patience == 0 and not self.stop.stopped:
+                for group in self.opt.param_groups:
+                    group["lr"] *= PLATEAU_FACTOR
         self.result.history.append(losses)
         done = epoch == self.config.epochs or self.stop.stopped
         due = epoch % checkpoint_every == 0 or done
@@ -224,6 +241,7 @@ class _Run:
                 **self.stop.meta(),
                 "selection": self.result.selection,
                 "history": self.result.history,
+                "lr": [group["lr"] for group in self.opt.param_groups],
             }
             ckpt.write(self.dir, self.model, self.opt, self.stop.best_state, meta)
 
