@@ -71,10 +71,12 @@ def test_fit_every_detector_from_the_command_line(files, model, cls, kdd_slice):
     tmp, train_csv = files
     out = tmp / model
     args = ["fit", str(train_csv), "--model", model, "--epochs", "2", "--random-state", "0",
-            "--label-column", "label", "--out", str(out), "--quiet"]  # fmt: skip
+            "--label-column", "label", "--out", str(out), "--quiet",
+            "--lr-schedule", "plateau"]  # fmt: skip
     assert main(args) == 0
     det = load(out)
     assert type(det).__name__ == cls
+    assert det.lr_schedule == "plateau" and "lr" in det.history_[0]  # saved, and it ran
     assert main(["score", str(out), str(tmp / "test.npy"), "--out", str(tmp / "s.npy")]) == 0
     np.testing.assert_allclose(np.load(tmp / "s.npy"), det.decision_function(kdd_slice[1]))
 

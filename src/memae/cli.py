@@ -18,7 +18,7 @@ from memae.tables import Columns, identifier_like
 
 #: the model knobs ``memae fit`` takes as options (on top of --config FILE.json)
 _KNOBS = (
-    "epochs", "batch_size", "lr", "contamination", "random_state", "device",
+    "epochs", "batch_size", "lr", "lr_schedule", "contamination", "random_state", "device",
     "latent_dim", "memory_size", "hidden_dims", "precision",
 )  # fmt: skip
 _OUTPUT_FORMATS = (".csv", ".parquet", ".npy")
@@ -667,6 +667,13 @@ def _add_fit(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--epochs", type=int, help="at most this many epochs")
     p.add_argument("--batch-size", type=int)
     p.add_argument("--lr", type=float)
+    p.add_argument(
+        "--lr-schedule",
+        choices=("constant", "plateau"),
+        default=None,
+        help="plateau: the rate x0.1 after patience // 2 epochs without validation "
+        "improvement (default constant)",
+    )
     p.add_argument("--latent-dim", type=int, help="units of the code layer")
     p.add_argument("--hidden-dims", type=_int_list, metavar="W1,W2,...", help="e.g. 64,32")
     p.add_argument("--memory-size", type=int, help="memory items (MemAE)")
