@@ -129,7 +129,10 @@ def main(argv: list[str] | None = None) -> None:
             )
     command = "python benchmarks/kdd_convergence.py --seeds " + " ".join(map(str, args.seeds))
     command += f" --long-cap {args.long_cap}" + (" --readme README.md" if args.readme else "")
-    results = {"environment": environment(command, argv), "fits": fits}
+    results = {
+        "environment": environment("python benchmarks/kdd_convergence.py", argv),
+        "fits": fits,
+    }
     publish(results, markdown(results, command), args.out, "kdd-convergence", args.readme)
 
 

@@ -1,4 +1,8 @@
-"""Why the KDD preset trains 30 epochs: the unlabelled validation loss per epoch.
+"""The unlabelled validation loss per epoch of the KDD AE and MemAE (no early stopping).
+
+Before issue 23 the ``kdd`` preset trained a fixed 30 epochs; this curve showed the
+validation loss still falling there, which is why the preset now trains until
+patience stops it (``benchmarks/kdd_convergence.py`` measures the converged fits).
 
     python benchmarks/kdd_validation_curve.py [--epochs 40]
 
