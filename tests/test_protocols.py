@@ -464,3 +464,43 @@ def test_kernel_reproducibility_keeps_a_comparison_whose_records_were_replaced(
     assert "compared on 2026-12-02, before those records were replaced" in md
     assert "| MemAE | 2 | no | 0.0500 |" in md
     assert "compared on" not in kr.markdown({**res, "cifar10_records_measured": None})
+
+
+def test_image_complexity_diagnostic_auc_and_correlations(tmp_path, monkeypatch):
+    """``benchmarks/image_complexity.py``: noisier images take more PNG bits; the statistic's
+    one-class AUC follows each class's noise level; a method whose per-class AUCs equal
+    the statistic's correlates +1, reversed ones -1; missing sources are skipped."""
+    monkeypatch.syspath_prepend(str(Path(__file__).resolve().parents[1] / "benchmarks"))
+    import image_complexity as ic
+
+    rng = np.random.default_rng(0)
+    flat = np.full((1, 16, 16), 128, np.uint8)
+    noise = rng.integers(0, 256, (1, 16, 16), dtype=np.uint8)
+    # a constant image costs the PNG header and little more (about 2.3 bits a value at
+    # 16 x 16); noise cannot be compressed below its 8 bits
+    assert ic.png_bits_per_value(flat)[0] < 3 < 8 < ic.png_bits_per_value(noise)[0]
+
+    # class c: grey plus uniform noise of 6c + 2 levels (more levels, more bits), 20 each
+    y = np.repeat(np.arange(10), 20)
+    X = 100 + rng.integers(0, 2**16, (200, 16, 16)) % (6 * y + 2)[:, None, None]
+    X = X.astype(np.uint8)
+    monkeypatch.setattr(ic, "load_image_dataset", lambda *a: (X, y))
+    bits = ic.png_bits_per_value(X)
+    stat0 = ic.run("mnist", None, [], tmp_path)["statistic"]["per_class_auc"]
+    assert stat0["0"] > 0.95 and stat0["9"] < 0.05  # simplest class normal: high AUC
+    assert stat0["4"] == pytest.approx(roc_auc_score(y != 4, bits), abs=1e-12)
+
+    def source(stem, per_class):
+        summary = {"M": {"per_class_auc": {c: {"mean": v} for c, v in per_class.items()}}}
+        (tmp_path / f"{stem}.json").write_text(json.dumps({"summary": summary}))
+
+    source("same", stat0)
+    source("reversed", {c: 1 - v for c, v in stat0.items()})
+    res = ic.run("mnist", None, ["absent", "same", "reversed"], tmp_path)
+    assert list(res["methods"]) == ["M"]  # read from the first file that has it
+    assert res["methods"]["M"]["source"] == "same.json"
+    assert res["methods"]["M"]["pearson"] == pytest.approx(1.0)
+    res = ic.run("mnist", None, ["reversed"], tmp_path)
+    assert res["methods"]["M"]["spearman"] == pytest.approx(-1.0)
+    md = ic.markdown({"environment": {"command": "cmd"}, "datasets": {"mnist": res}})
+    assert f"| {ic.STATISTIC} | {stat0['0']:.3f} |" in md and "| -1.00 | -1.00 |" in md
