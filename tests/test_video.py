@@ -285,6 +285,35 @@ def test_speed_only_times_a_preset_at_another_frame_size(tmp_path):
     )
 
 
+def test_ped2_runner_trains_at_another_frame_size(tmp_path):
+    """`benchmarks/video.py --frame-size H W` (issue 23's resolution study) trains and
+    scores the preset's network on frames of that size, under a stem of its own, so it
+    never overwrites the preset's records; the table names the size."""
+    import json
+
+    from memae.datasets import DataNotFoundError
+
+    try:
+        load_ped2("training", data_root(), size=(32, 32))
+    except DataNotFoundError:
+        pytest.skip("shared Ped2 data not found (set MEMAE_DATA)")
+
+    from benchmarks.runners import video
+
+    assert video.result_stem("ped2-cpu", size=(64, 64)) == "ped2"  # the preset's own size
+    assert video.result_stem("ped2-cpu", epochs=20, size=(128, 128)) == "ped2-128x128-epochs20"
+    video.main(
+        ["--quick", "--frame-size", "48", "48", "--methods", "MemAE", "--no-figures",
+         "--data", str(data_root()), "--out", str(tmp_path)]
+    )  # fmt: skip
+    res = json.loads((tmp_path / "ped2-48x48-quick.json").read_text())
+    assert res["frame_size"] == [48, 48] and res["size_override"]
+    assert res["results"]["MemAE"]["frame_size"] == [48, 48]
+    assert res["speed"] == {}  # a study: no speed presets unless asked
+    assert (tmp_path / "work" / "ped2-48x48-quick" / "MemAE-seed0.json").is_file()
+    assert "preset `ped2-cpu` at 48x48 frames" in (tmp_path / "ped2-48x48-quick.md").read_text()
+
+
 def test_ped2_runner_resumes_an_interrupted_fit_bit_exactly(tmp_path, monkeypatch):
     """A converged `ped2-cpu` fit outlasts a CPU session: `benchmarks/video.py` checkpoints
     each epoch, a rerun after a kill resumes from the checkpoint with the same scores as

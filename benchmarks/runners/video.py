@@ -70,11 +70,18 @@ def methods(preset: str, quick: bool, epochs: int | None = None) -> dict[str, Ca
 
 
 def result_stem(
-    preset: str, quick: bool = False, epochs: int | None = None, track: str = "unsupervised"
+    preset: str,
+    quick: bool = False,
+    epochs: int | None = None,
+    track: str = "unsupervised",
+    size: tuple[int, int] | None = None,
 ) -> str:
-    """``ped2`` for the default run; ``-labelled`` / ``-quick`` / ``-epochs<N>`` mark the others."""
+    """``ped2`` for the default run; ``-labelled`` / ``-<H>x<W>`` (frames of another size
+    than the preset's) / ``-quick`` / ``-epochs<N>`` mark the others."""
     extra = "-quick" if quick else ("" if epochs is None else f"-epochs{epochs}")
-    return STEMS[preset] + ("-labelled" if track == "labelled" else "") + extra
+    other = size is not None and tuple(size) != _frame_size(preset, quick)
+    frames = f"-{size[0]}x{size[1]}" if other else ""
+    return STEMS[preset] + ("-labelled" if track == "labelled" else "") + frames + extra
 
 
 def _frame_size(preset: str, quick: bool) -> tuple[int, int]:
@@ -141,9 +148,14 @@ def run_method(
     work: Path,
     epochs: int | None = None,
     track: str = "unsupervised",
+    size: tuple[int, int] | None = None,
 ) -> dict[str, Any]:
-    """Train one method, score every test clip, evaluate; keep the model for the figures."""
-    train, test = load_data(preset, data, quick)
+    """Train one method, score every test clip, evaluate; keep the model for the figures.
+
+    ``size`` trains and scores the preset's network on frames of another size (its
+    strides take any multiple of 16).
+    """
+    train, test = load_data(preset, data, quick, size)
     length = PRESETS[preset].data["clip_length"]
     clips = train.windows(length)
     fit_kw: dict[str, Any] = {}
@@ -186,6 +198,7 @@ def run_method(
         "selection": det.selection_,
         "converged": bool(det.stopped_early_),
         "test_video_names": list(test.names),
+        "frame_size": list(train.frames.shape[1:3]),
         "final_val_loss": det.history_[-1].get("val_loss"),
         "history": det.history_,
         "train_clips": len(clips),
@@ -265,17 +278,20 @@ def run(
     log: Callable[[str], None] = print,
     command: tuple[str, list[str] | None] = ("memae benchmark ped2", None),
     track: str = "unsupervised",
+    size: tuple[int, int] | None = None,
 ) -> dict[str, Any]:
-    """Run every method not yet in ``workdir``, then summarise."""
+    """Run every method not yet in ``workdir``, then summarise (``size``: frames of
+    another size than the preset's, a resolution study)."""
     if track not in TRACKS:
         raise ValueError(f"track must be one of {TRACKS}, got {track!r}")
+    size = tuple(size) if size is not None else None
     names = only or list(methods(preset, quick))
-    work = workdir / result_stem(preset, quick, epochs, track)
+    work = workdir / result_stem(preset, quick, epochs, track, size)
     work.mkdir(parents=True, exist_ok=True)
 
     def fit_method(name: str) -> dict[str, Any]:
         log(f"{preset}: training {name} ...")
-        return run_method(name, preset, seed, quick, data, work, epochs, track)
+        return run_method(name, preset, seed, quick, data, work, epochs, track, size)
 
     def time_preset(other: str) -> dict[str, Any]:
         log(f"timing preset {other} ...")
@@ -297,7 +313,7 @@ def run(
     speed = {}
     for other in speed_presets or []:
         speed[other] = task_record(work / f"speed-{other}.json", time_preset, other)
-    train, test = load_data(preset, data, quick)
+    train, test = load_data(preset, data, quick, size)
     length = PRESETS[preset].data["clip_length"]
     validation_videos: list[str] = []
     if track == "labelled":
@@ -320,6 +336,8 @@ def run(
         "seed": seed,
         "quick": quick,
         "epochs_override": epochs,
+        "frame_size": list(size or _frame_size(preset, quick)),
+        "size_override": size is not None and size != _frame_size(preset, quick),
         "train_videos": len(train),
         "test_videos": len(test),
         "test_frames": len(test.frames),
@@ -345,6 +363,11 @@ def markdown(results: dict[str, Any]) -> str:
     )
     lines = [
         f"UCSD Ped2, preset `{results['preset']}`"
+        + (
+            f" at {'x'.join(map(str, results['frame_size']))} frames"
+            if results.get("size_override")
+            else ""
+        )
         + (f" with epochs={results['epochs_override']}" if results.get("epochs_override") else "")
         + ", frame-level ROC-AUC over "
         f"{results['test_frames']} test frames of {results['test_videos']} videos "
@@ -436,8 +459,9 @@ def figures(results: dict[str, Any], work: Path, out: Path, data: str | None) ->
     from memae.plotting import plot_clip_frame, plot_regularity
 
     preset, quick = results["preset"], results["quick"]
-    _, test = load_data(preset, data, quick)
-    stem = result_stem(preset, quick, results.get("epochs_override"))
+    size = tuple(results["frame_size"]) if results.get("size_override") else None
+    _, test = load_data(preset, data, quick, size)
+    stem = result_stem(preset, quick, results.get("epochs_override"), size=size)
     length = PRESETS[preset].data["clip_length"]
     mask = evaluated_frames(test, length, "all")
     curves = {
@@ -497,7 +521,15 @@ def main(argv: list[str] | None = None, prog: str = "memae benchmark ped2") -> N
         action="store_true",
         help="only time the --speed-presets (no training run); with --frame-size, at that size",
     )
-    parser.add_argument("--frame-size", type=int, nargs=2, default=None, metavar=("H", "W"))
+    parser.add_argument(
+        "--frame-size",
+        type=int,
+        nargs=2,
+        default=None,
+        metavar=("H", "W"),
+        help="frames of this size instead of the preset's (a resolution study; with "
+        "--speed-only, the size to time at)",
+    )
     parser.add_argument("--speed-clips", type=int, default=None, help="clips to time")
     args = parser.parse_args(argv)
     if args.speed_only:
@@ -506,7 +538,8 @@ def main(argv: list[str] | None = None, prog: str = "memae benchmark ped2") -> N
     labelled = args.track == "labelled"
     speed = args.speed_presets
     if speed is None:
-        speed = [] if args.quick or args.epochs or labelled else ["ped2-cpu", "ped2"]
+        study = args.quick or args.epochs or labelled or args.frame_size
+        speed = [] if study else ["ped2-cpu", "ped2"]
     workdir = args.workdir or args.out / "work"
     results = run(
         args.preset,
@@ -519,8 +552,9 @@ def main(argv: list[str] | None = None, prog: str = "memae benchmark ped2") -> N
         speed_presets=speed,
         command=(prog, argv),
         track=args.track,
+        size=tuple(args.frame_size) if args.frame_size else None,
     )
-    stem = result_stem(args.preset, args.quick, args.epochs, args.track)
+    stem = result_stem(args.preset, args.quick, args.epochs, args.track, results["frame_size"])
     md = markdown(results)
     publish(results, md, args.out, stem, None if args.quick else args.readme)
     if not args.no_figures and not labelled:  # the figures show every test video
