@@ -9,6 +9,7 @@ import pytest
 import torch
 from PIL import Image
 from scipy.io import savemat
+from scipy.spatial.distance import cdist
 
 import memae
 from memae import AutoEncoder, MemAE
@@ -311,7 +312,19 @@ def test_ped2_runner_trains_at_another_frame_size(tmp_path):
     assert res["results"]["MemAE"]["frame_size"] == [48, 48]
     assert res["speed"] == {}  # a study: no speed presets unless asked
     assert (tmp_path / "work" / "ped2-48x48-quick" / "MemAE-seed0.json").is_file()
-    assert "preset `ped2-cpu` at 48x48 frames" in (tmp_path / "ped2-48x48-quick.md").read_text()
+    md = (tmp_path / "ped2-48x48-quick.md").read_text()
+    assert "preset `ped2-cpu` at 48x48 frames" in md
+    # the 5-NN reference, recomputed by brute force on the same clips and protocol
+    train, test = video.load_data("ped2-cpu", str(data_root()), True, (48, 48))
+    flat = [np.asarray(v.windows(16), dtype=np.float64).reshape(-1, 16 * 48 * 48) / 127.5 - 1
+            for v in (train, test)]  # fmt: skip
+    d = cdist(flat[1], flat[0])
+    knn = video_aucs(np.sort(d, axis=1)[:, 4], test, 16)
+    ref = res["references"]["KNN"]
+    assert ref["auc"] == pytest.approx(knn["all"]["auc"], abs=1e-6)
+    assert ref["official"]["auc_raw"] == pytest.approx(knn["official"]["auc_raw"], abs=1e-6)
+    assert (tmp_path / "work" / "ped2-48x48-quick" / "reference-KNN.json").is_file()
+    assert f"| KNN (5th nearest training clip, pixels; no training) | {ref['auc']:.4f} |" in md
 
 
 def test_ped2_runner_resumes_an_interrupted_fit_bit_exactly(tmp_path, monkeypatch):

@@ -33,6 +33,7 @@ import numpy as np
 import torch
 
 from benchmarks.runners import BENCH_PRECISION
+from benchmarks.runners.baselines import KNNDistance
 from benchmarks.runners.report import environment, publish, save_npy_atomic, task_record
 from memae import AutoEncoder, MemAE
 from memae.datasets.video import Videos, load_ped2
@@ -52,6 +53,9 @@ FIGURE_VIDEO, FIGURE_FRAME = 0, 120  # test video 01, frame 120 (labelled anomal
 # of 180), so their clips hold both labels; four other test videos are anomalous in
 # every (or all but a few) frames. Excluded from that track's test AUC.
 VALIDATION_VIDEOS = ("02", "12")
+#: the shallow reference set against every paper figure (issue 23): the distance of a
+#: test clip to its 5th nearest training clip, on the pixels the deep models read
+REFERENCES = ("KNN",)
 TRACKS = ("unsupervised", "labelled")
 
 
@@ -211,6 +215,52 @@ def run_method(
     }
 
 
+def run_reference(
+    name: str,
+    preset: str,
+    quick: bool,
+    data: str | None,
+    track: str = "unsupervised",
+    size: tuple[int, int] | None = None,
+) -> dict[str, Any]:
+    """A shallow reference on the same clips and protocol as the deep methods.
+
+    ``"KNN"``: each test clip's Euclidean distance to its 5th nearest training clip (every
+    16-frame window of the training videos), on the clip's pixels mapped to [-1, 1] at the
+    run's frame size, as the deep models read them. Deterministic: no seed, no epochs.
+    """
+    if name not in REFERENCES:
+        raise ValueError(f"unknown reference {name!r}, expected one of {REFERENCES}")
+    train, test = load_data(preset, data, quick, size)
+    length = PRESETS[preset].data["clip_length"]
+    if track == "labelled":
+        test, _ = labelled_split(test, length)
+
+    def pixels(videos: Videos) -> np.ndarray:
+        clips = np.asarray(videos.windows(length))
+        return clips.reshape(len(clips), -1).astype(np.float32) / 127.5 - 1.0
+
+    t0 = time.perf_counter()
+    knn = KNNDistance(k=5, standardise=False).fit(pixels(train))
+    fit_s = time.perf_counter() - t0
+    t0 = time.perf_counter()
+    scores = knn.decision_function(pixels(test))
+    score_s = time.perf_counter() - t0
+    ev = video_aucs(scores, test, length)
+    return {
+        "method": name,
+        "auc": ev["all"]["auc"],
+        "auc_raw": ev["all"]["auc_raw"],
+        "official": ev["official"],
+        "all": ev["all"],
+        "fit_seconds": fit_s,
+        "score_seconds": score_s,
+        "train_clips": len(train.windows(length)),
+        "test_clips": len(scores),
+        "frame_size": list(train.frames.shape[1:3]),
+    }
+
+
 def checkpoint_dir(work: Path, name: str, seed: int) -> Path:
     """Where a fit checkpoints (removed once its task record is written)."""
     return work / f"{name}-seed{seed}-checkpoint"
@@ -310,6 +360,14 @@ def run(
             f"{r['official']['auc']:.4f}) epoch {r['epoch_seconds']:.0f}s, "
             f"{r['score_frames_per_second']:.1f} frames/s"
         )
+    references = {
+        name: task_record(
+            work / f"reference-{name}.json", run_reference, name, preset, quick, data, track, size
+        )
+        for name in REFERENCES
+    }
+    for name, r in references.items():
+        log(f"{name:14s} frame AUC {r['auc']:.4f} (raw {r['auc_raw']:.4f})")
     speed = {}
     for other in speed_presets or []:
         speed[other] = task_record(work / f"speed-{other}.json", time_preset, other)
@@ -346,6 +404,7 @@ def run(
         "paper": PAPER,
         "paper_seconds_per_frame": PAPER_SECONDS_PER_FRAME,
         "results": rows,
+        "references": references,
         "speed": speed,
     }
 
@@ -383,6 +442,11 @@ def markdown(results: dict[str, Any]) -> str:
         lines.append(
             f"| {name} | {r['auc']:.4f} | {paper} | {gap} | {r['auc_raw']:.4f} | "
             f"{r['official']['auc']:.4f} | {r['official']['auc_raw']:.4f} |"
+        )
+    for name, r in results.get("references", {}).items():
+        lines.append(
+            f"| {name} (5th nearest training clip, pixels; no training) | {r['auc']:.4f} | – | – "
+            f"| {r['auc_raw']:.4f} | {r['official']['auc']:.4f} | {r['official']['auc_raw']:.4f} |"
         )
     if all(m in rows for m in PAPER):
         a, n, m = (rows[k]["auc"] for k in ("AE", "MemAE-nonSpar", "MemAE"))
