@@ -8,9 +8,11 @@ and score every window of the 12 test videos; the protocol is
 ``--workdir``, so an interrupted run resumes. ``--speed-presets`` also times training
 steps and scoring on a few clips of other presets (for presets too slow to train
 here), and ``--quick`` (2 videos each, 32x32 frames, 1 epoch) is a CI-sized smoke run.
-``--speed-only`` times the ``--speed-presets`` without a training run, with
-``--frame-size H W`` at another frame size (how issue 23's 128x128 question was
-answered).
+The 5-NN reference (:data:`REFERENCES`: each test clip's distance to its 5th nearest
+training clip, on the same pixels) is scored under the same protocol beside them.
+``--frame-size H W`` trains and scores at another frame size (a resolution study, under
+a stem of its own); with ``--speed-only`` it times the ``--speed-presets`` at that size
+without a training run (how issue 23's 128x128 question was first answered).
 
 ``--track labelled`` is the "labelled validation" track (issue 24): test videos
 ``VALIDATION_VIDEOS`` are held out of the test set, and their clips, labelled by their
