@@ -181,19 +181,14 @@ def run_method(
     fit_s = time.perf_counter() - t0
     epoch_s = np.diff([t0, *marks])
     test_clips = test.windows(length)
-    t0 = time.perf_counter()
-    scores = det.decision_function(test_clips)
-    score_s = time.perf_counter() - t0
+    scores, score_s = _timed(det.decision_function, test_clips)
     ev = video_aucs(scores, test, length)
     det.save(work / name)
     save_npy_atomic(work / f"{name}-frame-errors.npy", ev["frame_errors"])
     return {
         "method": name,
         "seed": seed,
-        "auc": ev["all"]["auc"],
-        "auc_raw": ev["all"]["auc_raw"],
-        "official": ev["official"],
-        "all": ev["all"],
+        **_auc_fields(ev),
         # this process's time: a resumed fit ran its first epochs in an earlier one
         "fit_seconds": fit_s,
         "epoch_seconds": float(np.mean(epoch_s)),
@@ -214,6 +209,23 @@ def run_method(
         "score_frames_per_second": len(test_clips) / score_s,
         "device": str(det.device_),
         "torch_threads": torch.get_num_threads(),
+    }
+
+
+def _timed(fn: Callable[..., Any], *args: Any) -> tuple[Any, float]:
+    """``(fn(*args), seconds it took)``."""
+    t0 = time.perf_counter()
+    out = fn(*args)
+    return out, time.perf_counter() - t0
+
+
+def _auc_fields(ev: dict[str, Any]) -> dict[str, Any]:
+    """A record's AUC fields from :func:`video_aucs`: every frame (headline) and official."""
+    return {
+        "auc": ev["all"]["auc"],
+        "auc_raw": ev["all"]["auc_raw"],
+        "official": ev["official"],
+        "all": ev["all"],
     }
 
 
@@ -242,19 +254,12 @@ def run_reference(
         clips = np.asarray(videos.windows(length))
         return clips.reshape(len(clips), -1).astype(np.float32) / 127.5 - 1.0
 
-    t0 = time.perf_counter()
-    knn = KNNDistance(k=5, standardise=False).fit(pixels(train))
-    fit_s = time.perf_counter() - t0
-    t0 = time.perf_counter()
-    scores = knn.decision_function(pixels(test))
-    score_s = time.perf_counter() - t0
+    knn, fit_s = _timed(KNNDistance(k=5, standardise=False).fit, pixels(train))
+    scores, score_s = _timed(knn.decision_function, pixels(test))
     ev = video_aucs(scores, test, length)
     return {
         "method": name,
-        "auc": ev["all"]["auc"],
-        "auc_raw": ev["all"]["auc_raw"],
-        "official": ev["official"],
-        "all": ev["all"],
+        **_auc_fields(ev),
         "fit_seconds": fit_s,
         "score_seconds": score_s,
         "train_clips": len(train.windows(length)),
