@@ -286,10 +286,11 @@ def test_speed_only_times_a_preset_at_another_frame_size(tmp_path):
     )
 
 
-def test_ped2_runner_trains_at_another_frame_size(tmp_path):
+def test_ped2_runner_trains_at_another_frame_size(tmp_path, monkeypatch):
     """`benchmarks/video.py --frame-size H W` (issue 23's resolution study) trains and
     scores the preset's network on frames of that size, under a stem of its own, so it
-    never overwrites the preset's records; the table names the size."""
+    never overwrites the preset's records; the table names the size. The 5-NN reference
+    and `benchmarks/ped2_score_rule.py` are checked against hand computations."""
     import json
 
     from memae.datasets import DataNotFoundError
@@ -325,6 +326,26 @@ def test_ped2_runner_trains_at_another_frame_size(tmp_path):
     assert ref["official"]["auc_raw"] == pytest.approx(knn["official"]["auc_raw"], abs=1e-6)
     assert (tmp_path / "work" / "ped2-48x48-quick" / "reference-KNN.json").is_file()
     assert f"| KNN (5th nearest training clip, pixels; no training) | {ref['auc']:.4f} |" in md
+
+    # the score-rule diagnostic on the saved model: its squared-error column is the run's
+    # own figure, its absolute-error column the official code's MemAE rule, recomputed
+    # here from the reconstructions
+    from pathlib import Path
+
+    monkeypatch.syspath_prepend(str(Path(__file__).resolve().parents[1] / "benchmarks"))
+    import ped2_score_rule as sr
+
+    sr.main(["--quick", "--runs", "ped2-48x48-quick", "--workdir", str(tmp_path / "work"),
+             "--data", str(data_root()), "--out", str(tmp_path)])  # fmt: skip
+    row = json.loads((tmp_path / "ped2-score-rule.json").read_text())["rows"][0]
+    assert row["mse"]["auc"] == pytest.approx(res["results"]["MemAE"]["auc"], abs=1e-6)
+    det = memae.load(tmp_path / "work" / "ped2-48x48-quick" / "MemAE")
+    clips = test.windows(16)
+    x = np.asarray(clips, dtype=np.float64)
+    mae = np.abs(x - det.reconstruct(clips)).reshape(len(x), -1).mean(axis=1)
+    official = video_aucs(mae, test, 16)
+    assert row["mae"]["auc"] == pytest.approx(official["all"]["auc"], abs=1e-4)
+    assert row["mae"]["auc_raw"] == pytest.approx(official["all"]["auc_raw"], abs=1e-4)
 
 
 def test_ped2_runner_resumes_an_interrupted_fit_bit_exactly(tmp_path, monkeypatch):
