@@ -36,7 +36,7 @@ import torch
 
 from benchmarks.runners import BENCH_PRECISION
 from benchmarks.runners.baselines import KNNDistance
-from benchmarks.runners.report import environment, publish, save_npy_atomic, task_record
+from benchmarks.runners.report import cpu_name, environment, publish, save_npy_atomic, task_record
 from memae import AutoEncoder, MemAE
 from memae.datasets.video import Videos, load_ped2
 from memae.evaluation.video import video_aucs
@@ -209,6 +209,7 @@ def run_method(
         "score_frames_per_second": len(test_clips) / score_s,
         "device": str(det.device_),
         "torch_threads": torch.get_num_threads(),
+        "cpu": cpu_name(),  # a table may gather records fitted on different machines
     }
 
 
@@ -316,6 +317,7 @@ def speed_only(
             "preset_batch_size": preset_batch,
             "device": str(det.device_),
             "torch_threads": torch.get_num_threads(),
+            "cpu": cpu_name(),
         }
     return out
 
@@ -478,14 +480,24 @@ def markdown(results: dict[str, Any]) -> str:
         fps = r["score_frames_per_second"]
         lines.append(
             f"| {name} | {r['epoch_seconds']:.0f} | {r['epochs_run']} | {fps:.1f} | "
-            f"{1 / fps:.4f} | {r['device']}, {r['torch_threads']} threads |"
+            f"{1 / fps:.4f} | {_device(r)} |"
         )
     if "AE" in rows and "MemAE" in rows and results["preset"] not in results["speed"]:
         lines += ["", _overhead(rows, "epoch_seconds")]
     for other, per in results["speed"].items():
         lines += ["", *speed_table(other, per)]
-    lines += ["", f"Measured on {env['cpu']} ({env['cpu_count']} cores), CUDA: {env['cuda']}."]
+    lines += [
+        "",
+        f"Rendered on {env['cpu']} ({env['cpu_count']} cores), CUDA: {env['cuda']}; each "
+        "timing is from the machine that ran that fit (device column).",
+    ]
     return "\n".join(lines)
+
+
+def _device(r: dict[str, Any]) -> str:
+    """The device column: where a record's timings were measured."""
+    cpu = r.get("cpu") or "CPU model not recorded"
+    return f"{r['device']}, {r['torch_threads']} threads, {cpu}"
 
 
 def speed_table(preset: str, per: dict[str, Any]) -> list[str]:
@@ -506,7 +518,7 @@ def speed_table(preset: str, per: dict[str, Any]) -> list[str]:
         lines.append(
             f"| {name} | {r['train_seconds_per_clip']:.3f} | "
             f"{r['epoch_seconds_extrapolated']:,.0f} | {r['score_frames_per_second']:.2f} | "
-            f"{r['device']}, {r['torch_threads']} threads |"
+            f"{_device(r)} |"
         )
     if "AE" in per and "MemAE" in per:
         lines += ["", _overhead(per, "train_seconds_per_clip")]
