@@ -85,13 +85,20 @@ def result_stem(
     """``ped2`` for the default run; ``-labelled`` / ``-<H>x<W>`` (frames of another size
     than the preset's) / ``-quick`` / ``-epochs<N>`` mark the others."""
     extra = "-quick" if quick else ("" if epochs is None else f"-epochs{epochs}")
-    other = size is not None and tuple(size) != _frame_size(preset, quick)
-    frames = f"-{size[0]}x{size[1]}" if other else ""
+    other = _other_size(preset, quick, size)
+    frames = f"-{other[0]}x{other[1]}" if other else ""
     return STEMS[preset] + ("-labelled" if track == "labelled" else "") + frames + extra
 
 
 def _frame_size(preset: str, quick: bool) -> tuple[int, int]:
     return QUICK["frame_size"] if quick else tuple(PRESETS[preset].data["frame_size"])
+
+
+def _other_size(preset: str, quick: bool, size: tuple[int, int] | None) -> tuple[int, int] | None:
+    """``size`` as a tuple where it differs from the run's own frame size, else None."""
+    if size is None or tuple(size) == _frame_size(preset, quick):
+        return None
+    return (int(size[0]), int(size[1]))
 
 
 @cache
@@ -241,8 +248,9 @@ def run_reference(
     """A shallow reference on the same clips and protocol as the deep methods.
 
     ``"KNN"``: each test clip's Euclidean distance to its 5th nearest training clip (every
-    16-frame window of the training videos), on the clip's pixels mapped to [-1, 1] at the
-    run's frame size, as the deep models read them. Deterministic: no seed, no epochs.
+    16-frame window of the training videos), on the clip's pixels at the run's frame size,
+    mapped to [-1, 1] by ``x / 127.5 - 1`` (one affine map for every pixel, so the
+    neighbours are those of the raw pixels). Deterministic: no seed, no epochs.
     """
     if name not in REFERENCES:
         raise ValueError(f"unknown reference {name!r}, expected one of {REFERENCES}")
@@ -255,7 +263,8 @@ def run_reference(
         clips = np.asarray(videos.windows(length))
         return clips.reshape(len(clips), -1).astype(np.float32) / 127.5 - 1.0
 
-    knn, fit_s = _timed(KNNDistance(k=5, standardise=False).fit, pixels(train))
+    train_pixels = pixels(train)
+    knn, fit_s = _timed(KNNDistance(k=5, standardise=False).fit, train_pixels)
     scores, score_s = _timed(knn.decision_function, pixels(test))
     ev = video_aucs(scores, test, length)
     return {
@@ -263,7 +272,7 @@ def run_reference(
         **_auc_fields(ev),
         "fit_seconds": fit_s,
         "score_seconds": score_s,
-        "train_clips": len(train.windows(length)),
+        "train_clips": len(train_pixels),
         "test_clips": len(scores),
         "frame_size": list(train.frames.shape[1:3]),
     }
@@ -343,7 +352,7 @@ def run(
     another size than the preset's, a resolution study)."""
     if track not in TRACKS:
         raise ValueError(f"track must be one of {TRACKS}, got {track!r}")
-    size = tuple(size) if size is not None else None
+    size = _other_size(preset, quick, size)  # the preset's own size is no study
     names = only or list(methods(preset, quick))
     work = workdir / result_stem(preset, quick, epochs, track, size)
     work.mkdir(parents=True, exist_ok=True)
@@ -404,7 +413,7 @@ def run(
         "quick": quick,
         "epochs_override": epochs,
         "frame_size": list(size or _frame_size(preset, quick)),
-        "size_override": size is not None and size != _frame_size(preset, quick),
+        "size_override": size is not None,
         "train_videos": len(train),
         "test_videos": len(test),
         "test_frames": len(test.frames),
@@ -445,18 +454,20 @@ def markdown(results: dict[str, Any]) -> str:
         "official convention (drops 8 + 7 frames per video) | official, without normalisation |",
         "|---|---|---|---|---|---|---|",
     ]
+
+    def auc_row(label: str, r: dict[str, Any], paper: Any, gap: str) -> str:
+        return (
+            f"| {label} | {r['auc']:.4f} | {paper} | {gap} | {r['auc_raw']:.4f} | "
+            f"{r['official']['auc']:.4f} | {r['official']['auc_raw']:.4f} |"
+        )
+
     for name, r in rows.items():
         paper = PAPER.get(name)
         gap = f"{r['auc'] - paper:+.3f}" if paper is not None else "–"
-        lines.append(
-            f"| {name} | {r['auc']:.4f} | {paper} | {gap} | {r['auc_raw']:.4f} | "
-            f"{r['official']['auc']:.4f} | {r['official']['auc_raw']:.4f} |"
-        )
+        lines.append(auc_row(name, r, paper, gap))
     for name, r in results.get("references", {}).items():
-        lines.append(
-            f"| {name} (5th nearest training clip, pixels; no training) | {r['auc']:.4f} | – | – "
-            f"| {r['auc_raw']:.4f} | {r['official']['auc']:.4f} | {r['official']['auc_raw']:.4f} |"
-        )
+        label = f"{name} (5th nearest training clip, pixels; no training)"
+        lines.append(auc_row(label, r, "–", "–"))
     if all(m in rows for m in PAPER):
         a, n, m = (rows[k]["auc"] for k in ("AE", "MemAE-nonSpar", "MemAE"))
         holds = "holds" if a < n < m else "does not hold"
