@@ -4,12 +4,13 @@ memae scores a clip by its mean squared reconstruction error, as the paper's tex
 defines the score. The official code's test script (``script_testing.py`` of
 donggong1/memae-anomaly-detection) scores the AE that way too, but scores MemAE by
 ``torch.sum(r**2, dim=1)**0.5`` averaged over the clip: the per-pixel L2 norm over
-the channels, which for grayscale frames is the **mean absolute error**. Both
-conventions then normalise the errors per test video to a regularity score, so a
-rule that is monotone per clip still changes the pooled frame AUC.
+the channels, which for grayscale frames is the **mean absolute error**. The two rules
+rank clips differently (the squared error is led by a clip's largest pixel errors);
+both conventions then normalise the errors per test video to a regularity score.
 
 This script loads the models a ``benchmarks/video.py`` run saved (under
-``<workdir>/<stem>/<method>/``), scores every test clip under both rules and reports
+``<workdir>/<stem>/<method>/``), scores every test clip under both rules (the
+detectors' ``score_method="squared"`` and ``"location_l2"``) and reports
 the frame ROC-AUC of each, with the protocol of :mod:`memae.evaluation.video`. The
 mean-squared-error column must equal the run's own figure (a check that the right
 model and frames were loaded). Test labels only explain the figures here; the
@@ -41,22 +42,17 @@ RULES = {
     "mse": "mean squared error (memae, the paper's text)",
     "mae": "mean absolute error (the official code's MemAE rule)",
 }
-CHUNK = 64  # clips per feature_scores call: (64, 1, 16, H, W) float64 maps
+#: each rule as the detectors' ``score_method`` (for grayscale clips "location_l2", the
+#: error's norm over the one channel averaged over the voxels, is the absolute error)
+SCORE_METHODS = {"mse": "squared", "mae": "location_l2"}
 
 
 def clip_scores(det: Any, clips: Any) -> dict[str, np.ndarray]:
-    """Both rules for every clip, from one reconstruction per clip.
-
-    ``feature_scores`` gives each pixel's ``(x - x_hat)^2 / d`` in the network's scale
-    (they sum to the squared-error score), so the absolute error is ``sqrt(d * part)``.
-    """
-    out: dict[str, list[np.ndarray]] = {rule: [] for rule in RULES}
-    for start in range(0, len(clips), CHUNK):
-        parts = det.feature_scores(clips.select(slice(start, start + CHUNK)))
-        flat = parts.reshape(len(parts), -1)
-        out["mse"].append(flat.sum(axis=1))
-        out["mae"].append(np.sqrt(flat * flat.shape[1]).mean(axis=1))
-    return {rule: np.concatenate(v) for rule, v in out.items()}
+    """Every clip's score under both rules: the detector's own ``score_method`` options."""
+    return {
+        rule: det.set_params(score_method=method).decision_function(clips)
+        for rule, method in SCORE_METHODS.items()
+    }
 
 
 def run(stems: list[str], workdir: Path, data: str | None, quick: bool = False) -> dict[str, Any]:

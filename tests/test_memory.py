@@ -69,6 +69,19 @@ def test_degenerate_row_falls_back_to_nearest_item_without_nan():
     assert mem.weight.grad[0].abs().sum() > 0  # the nearest item still learns
 
 
+@pytest.mark.parametrize("addressing", ["cosine", "dot"])
+def test_equal_similarities_at_the_default_threshold_do_not_depend_on_rounding(addressing):
+    """A zero query has equal similarities, so every weight is 1/N = the default lam:
+    rounding of the softmax must not decide whether the row is kept (it did, and an
+    exported graph, which rounds differently, then scored such rows otherwise)."""
+    for n in (3, 7, 10, 11, 50, 100, 300, 500, 2000):
+        mem = Memory(num_items=n, dim=4, addressing=addressing)
+        out = mem(torch.zeros(3, 4))
+        # every such row falls back to the first of its equally near items
+        assert mem.last_dead_fraction == 1.0, n
+        torch.testing.assert_close(out.output, mem.weight[[0, 0, 0]].detach())
+
+
 def test_entropy_hand_checked_and_log0_gradient_finite():
     uniform = torch.full((3, 8), 1 / 8)
     assert attention_entropy(uniform).item() == pytest.approx(math.log(8), rel=1e-5)

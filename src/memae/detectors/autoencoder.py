@@ -3,12 +3,17 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Literal
 
 from torch import Tensor, nn
 
 from memae.constraints import non_negative
-from memae.detectors.base import BaseDetector, ReconstructionMixin, shared_params
+from memae.detectors.base import (
+    RECONSTRUCTION_SCORES,
+    BaseDetector,
+    ReconstructionMixin,
+    shared_params,
+)
 from memae.nn import AutoEncoderNet, latent_l1, squared_error
 from memae.preprocessing import Preprocessing
 from memae.training.config import LRSchedule
@@ -37,6 +42,15 @@ class AutoEncoder(ReconstructionMixin, BaseDetector, model_key="ae"):
         Convolutional backbones: kernel size of each encoder layer (default 3).
     l1_weight : float, default=0.0
         Weight of ``mean |z|`` in the loss ("AE-l1").
+    score_method : {"squared", "location_l2"}, default="squared"
+        The per-sample reconstruction error used as the score. ``"squared"``: the
+        mean squared error over every value, the paper's ``||x - x_hat||_2^2`` (up to
+        the constant count). ``"location_l2"``: the error's Euclidean norm across
+        channels at every location (pixel, voxel), averaged over locations; the
+        official MemAE code scores video clips this way (``script_testing.py``), and
+        for one channel it is the mean absolute error. It changes the ranking only
+        for images and clips (a table row is one location, whose L2 error ranks rows
+        as the squared error does). Training is the same; only scores differ.
     preprocessing : {"standard", "minmax", "image", "image-standard", None}, \
 default="standard"
         Scaling fitted on the training data: per feature (``"standard"``,
@@ -109,6 +123,7 @@ default="standard"
         activation: str = "relu",
         kernel_sizes: Sequence[int] | None = None,
         l1_weight: float = 0.0,
+        score_method: Literal["squared", "location_l2"] = "squared",
         preprocessing: Preprocessing = "standard",
         categorical: str | Sequence[str] | None = "auto",
         min_frequency: float | None = None,
@@ -128,8 +143,12 @@ default="standard"
     ) -> None:
         super().__init__(**shared_params(locals()))
         self.l1_weight = l1_weight
+        self.score_method = score_method
 
-    _parameter_constraints: ClassVar[dict[str, list[Any]]] = {"l1_weight": [non_negative()]}
+    _parameter_constraints: ClassVar[dict[str, list[Any]]] = {
+        "l1_weight": [non_negative()],
+        "score_method": [RECONSTRUCTION_SCORES],
+    }
 
     def _build_network(self, sample_shape: tuple[int, ...]) -> nn.Module:
         bb = self._backbone(sample_shape)

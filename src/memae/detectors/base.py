@@ -39,9 +39,9 @@ from memae.constraints import (
     positive_int,
 )
 from memae.detectors.decisions import DecisionMixin
-from memae.detectors.explain import ExplainMixin, squared_error_parts
+from memae.detectors.explain import ExplainMixin, location_l2_parts, squared_error_parts
 from memae.encoding import TableEncoder, wants_encoding
-from memae.nn import Backbone, build_backbone, squared_error
+from memae.nn import Backbone, build_backbone, location_l2_error, squared_error
 from memae.nn.precision import PRECISIONS, autocast_dtype, channels_last, set_precision
 from memae.preprocessing import Preprocessing, Scaler, network_shape
 from memae.readers import DEFAULT_CHUNKSIZE, iter_table
@@ -924,20 +924,28 @@ def _encoder_of(
 
 class ReconstructionMixin:
     """For detectors whose network output has a ``.reconstruction``: adds
-    :meth:`reconstruct` and scores by the squared reconstruction error by default.
+    :meth:`reconstruct` and scores by the reconstruction error by default.
 
-    Put it before :class:`BaseDetector` in the bases.
+    The default score is the squared error; a detector with a ``score_method``
+    parameter (AE, MemAE) may pick ``"location_l2"`` instead
+    (:data:`RECONSTRUCTION_SCORES`). Put it before :class:`BaseDetector` in the bases.
     """
 
+    def _error_rule(self) -> Any:
+        """The error function and its per-feature parts for the chosen score."""
+        if getattr(self, "score_method", "squared") == "location_l2":
+            return location_l2_error, location_l2_parts
+        return squared_error, squared_error_parts
+
     def _score_batch(self, model: nn.Module, batch: Tensor) -> Tensor:
-        """The per-sample squared reconstruction error (AE and MemAE)."""
-        return squared_error(batch, model(batch).reconstruction)
+        """The per-sample reconstruction error (AE and MemAE)."""
+        return self._error_rule()[0](batch, model(batch).reconstruction)
 
     def _feature_batch(self, model: nn.Module, batch: Tensor) -> tuple[Tensor, Tensor]:
-        """Each feature's share of the squared error, when that is the score."""
+        """Each feature's share of the reconstruction error, when that is the score."""
         if type(self)._score_batch is not ReconstructionMixin._score_batch:
             return super()._feature_batch(model, batch)  # another score: it must say
-        return squared_error_parts(batch, model(batch).reconstruction)
+        return self._error_rule()[1](batch, model(batch).reconstruction)
 
     @torch.inference_mode()
     def reconstruct(self, X: Any, batch_size: int | None = None) -> np.ndarray:
@@ -952,6 +960,11 @@ class ReconstructionMixin:
             x_hat = self.network_(batch).reconstruction
             out[start : start + len(batch)] = self.scaler_.inverse(x_hat).cpu().numpy()
         return out
+
+
+#: ``score_method`` of the reconstruction detectors (AE, MemAE): the paper's squared
+#: error, or the official MemAE code's per-location error norm (see their docs).
+RECONSTRUCTION_SCORES = StrOptions({"squared", "location_l2"})
 
 
 def _chunks(X: Any, chunksize: int, label_column: str | None, key: str | None) -> Iterator[Any]:

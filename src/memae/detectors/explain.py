@@ -6,6 +6,8 @@ layout, with ``per_feature.flatten(1).sum(1) + remainder == score``:
 
 - AE, MemAE, and the ``"reconstruction"`` scores of VAE / CompactVAE: the squared error
   of each feature divided by the feature count (the score is their mean); remainder 0;
+  AE and MemAE with ``score_method="location_l2"``: each location's error norm over
+  its channels, shared among them by their squared errors (:func:`location_l2_parts`);
 - LatentNormAE: ``e_j^2 / ||e||_2`` (they sum to ``||e||_2``), remainder ``beta ||z||_2``;
 - VAE ``"elbo"``: each feature's Gaussian negative log-likelihood averaged over the same
   seeded posterior draws as the score, remainder the KL term;
@@ -79,6 +81,20 @@ def squared_error_parts(x: Tensor, x_hat: Tensor) -> tuple[Tensor, Tensor]:
     """``(x - x_hat)^2 / d`` per feature (they sum to the mean squared error), and 0."""
     d = x[0].numel()
     return (x - x_hat).pow(2) / d, torch.zeros(len(x), device=x.device)
+
+
+def location_l2_parts(x: Tensor, x_hat: Tensor) -> tuple[Tensor, Tensor]:
+    """Per feature, its location's share of :func:`memae.nn.losses.location_l2_error`, and 0.
+
+    A location's error norm ``||e_s||`` divided by the number of locations is split
+    over its channels in proportion to ``e_c^2`` (``e_c^2 / ||e_s||``, 0 where the
+    location's error is 0), so the parts sum to the score.
+    """
+    sq = (x - x_hat).pow(2)
+    norms = sq.sum(dim=1, keepdim=True).sqrt()
+    locations = norms[0].numel()
+    parts = torch.where(norms > 0, sq / norms.clamp_min(torch.finfo(sq.dtype).tiny), 0.0)
+    return parts / locations, torch.zeros(len(x), device=x.device)
 
 
 def gaussian_nll_parts(x: Tensor, x_hat: Tensor, log_scale: Tensor) -> Tensor:

@@ -11,7 +11,12 @@ import torch
 from torch import Tensor, nn
 
 from memae.constraints import Interval, Real, StrOptions, non_negative, positive, positive_int
-from memae.detectors.base import BaseDetector, ReconstructionMixin, shared_params
+from memae.detectors.base import (
+    RECONSTRUCTION_SCORES,
+    BaseDetector,
+    ReconstructionMixin,
+    shared_params,
+)
 from memae.nn import AutoEncoderNet, Memory, squared_error
 from memae.nn.memory import Addressing
 from memae.preprocessing import Preprocessing, network_shape
@@ -51,6 +56,10 @@ class MemAE(ReconstructionMixin, BaseDetector, model_key="memae"):
         separately (items of size ``C``, as the official code does); ``"flat"`` uses
         the whole flattened code as one query (items of size ``C * h * w``).
         Irrelevant for tabular data.
+    score_method : {"squared", "location_l2"}, default="squared"
+        The paper's mean squared error, or the official code's video score: the
+        error's norm across channels at every location, averaged (for one channel,
+        the mean absolute error). As in :class:`memae.AutoEncoder`.
     backbone, hidden_dims, latent_dim, activation, kernel_sizes, preprocessing, \
 categorical, min_frequency, log1p, epochs, \
 batch_size, lr, weight_decay, validation_fraction, patience, contamination, device, \
@@ -73,6 +82,7 @@ precision, random_state, verbose
         temperature: float = 1.0,
         entropy_weight: float = 0.0002,
         memory_layout: Literal["location", "flat"] = "location",
+        score_method: Literal["squared", "location_l2"] = "squared",
         backbone: str = "auto",
         hidden_dims: Sequence[int] = (64, 32),
         latent_dim: int = 8,
@@ -102,6 +112,7 @@ precision, random_state, verbose
         self.temperature = temperature
         self.entropy_weight = entropy_weight
         self.memory_layout = memory_layout
+        self.score_method = score_method
 
     _parameter_constraints: ClassVar[dict[str, list[Any]]] = {
         "memory_size": [positive_int()],
@@ -110,6 +121,7 @@ precision, random_state, verbose
         "temperature": [positive()],
         "entropy_weight": [non_negative()],
         "memory_layout": [StrOptions({"location", "flat"})],
+        "score_method": [RECONSTRUCTION_SCORES],
     }
 
     def _build_network(self, sample_shape: tuple[int, ...]) -> nn.Module:

@@ -9,6 +9,7 @@ from memae.nn.losses import (
     gaussian_nll,
     l2_norm,
     latent_l1,
+    location_l2_error,
     reparameterize,
     squared_error,
 )
@@ -32,6 +33,7 @@ __all__ = [
     "hard_shrink_relu",
     "l2_norm",
     "latent_l1",
+    "location_l2_error",
     "reparameterize",
     "resolve_backbone",
     "squared_error",

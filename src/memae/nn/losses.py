@@ -15,6 +15,7 @@ __all__ = [
     "gaussian_nll",
     "l2_norm",
     "latent_l1",
+    "location_l2_error",
     "reparameterize",
     "squared_error",
 ]
@@ -30,6 +31,19 @@ def squared_error(x: Tensor, x_hat: Tensor) -> Tensor:
     the input size; as a score it ranks samples exactly as ``||x - x_hat||^2`` does.
     """
     return (x - x_hat).pow(2).flatten(1).mean(dim=1)
+
+
+def location_l2_error(x: Tensor, x_hat: Tensor) -> Tensor:
+    """Per-sample mean over locations of the error's Euclidean norm across channels, ``(B,)``.
+
+    For ``(B, C, *S)`` input: ``mean_s ||x[:, :, s] - x_hat[:, :, s]||_2``, the score the
+    official MemAE code gives a video clip (``script_testing.py``:
+    ``torch.mean(torch.sum(r**2, dim=1)**0.5)`` over each clip's voxels); for one
+    channel it is the mean absolute error. A ``(B, F)`` table is one location: the
+    row's L2 error, which ranks rows as :func:`squared_error` does.
+    """
+    norms = (x - x_hat).pow(2).sum(dim=1).sqrt()
+    return norms.flatten(1).mean(dim=1) if norms.dim() > 1 else norms
 
 
 def latent_l1(z: Tensor) -> Tensor:

@@ -50,6 +50,14 @@ def hard_shrink_relu(w: Tensor, lam: float, eps: float = 1e-12) -> Tensor:
     return F.relu(shifted) * w / (shifted.abs() + eps)
 
 
+# A weight is kept only if it exceeds lam by this relative margin. Equal similarities
+# (an all-zero query, common behind a ReLU code) give every weight 1/N, which is the
+# default lam: without a margin, the last bit of the softmax's rounding would decide
+# whether such a row is kept whole or dropped, and eager PyTorch and an exported graph
+# round differently. 1e-5 is far above that rounding and far below any weight gap
+# that matters.
+_KEEP_MARGIN = 1.0 + 1e-5
+
 # exp(sim - 1/T) of a cosine similarity is at least exp(-2/T): above this 2/T the
 # softmax shifts by the row maximum instead, so that no row underflows to all zeros.
 _MAX_CONSTANT_SHIFT = 60.0
@@ -68,7 +76,8 @@ def sparse_attention(
 
     ``shift`` is subtracted before ``exp``: any value at or above each row's maximum
     similarity (it cancels). ``sim`` is not modified; every intermediate is written in
-    place into one ``(Q, N)`` buffer. The shrinkage keeps ``w > lam``, as
+    place into one ``(Q, N)`` buffer. The shrinkage keeps ``w > lam`` (by a relative
+    ``1e-5``, so that rows of equal weights ``1/N = lam`` do not depend on rounding), as
     ``hard_shrink_relu(w, lam) > 0`` does, and keeps each kept weight exactly (the
     continuous form's ``w (w - lam) / (|w - lam| + eps)`` differs from ``w`` by a
     relative ``eps / (w - lam)``, below float32 resolution for ``w - lam > 2e-5``).
@@ -79,7 +88,7 @@ def sparse_attention(
     log_norm = z.log_()
     dead = None
     if lam > 0:
-        w = F.threshold_(w, lam, 0.0)
+        w = F.threshold_(w, lam * _KEEP_MARGIN, 0.0)
         total = w.sum(dim=1, keepdim=True)
         dead = total == 0
         if branch_free or bool(dead.any()):
