@@ -346,6 +346,12 @@ def test_ped2_runner_trains_at_another_frame_size(tmp_path, monkeypatch):
     official = video_aucs(mae, test, 16)
     assert row["mae"]["auc"] == pytest.approx(official["all"]["auc"], abs=1e-4)
     assert row["mae"]["auc_raw"] == pytest.approx(official["all"]["auc_raw"], abs=1e-4)
+    # the runner records the same rule beside its own figure, and saves the default score
+    rec = res["results"]["MemAE"]["location_l2"]
+    assert rec["auc"] == pytest.approx(official["all"]["auc"], abs=1e-4)
+    assert rec["official_auc"] == pytest.approx(official["official"]["auc"], abs=1e-4)
+    memae_row = next(line for line in md.splitlines() if line.startswith("| MemAE |"))
+    assert memae_row.endswith(f" | {rec['auc']:.4f} |") and det.score_method == "squared"
 
 
 def test_ped2_runner_resumes_an_interrupted_fit_bit_exactly(tmp_path, monkeypatch):
