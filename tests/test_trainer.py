@@ -158,6 +158,34 @@ def test_checkpoint_of_another_detector_or_setting_is_refused(other, planted, tm
     MemAE(**{**FAST, "epochs": 2, "contamination": 0.3}).fit(planted[0], checkpoint_dir=tmp_path)
 
 
+def test_a_scoring_only_parameter_does_not_change_the_run(planted, tmp_path):
+    """score_method changes the scores, not training: a checkpoint resumes under the other
+    rule (and checkpoints written before the parameter existed still resume)."""
+    X = planted[0]
+    full = MemAE(**{**FAST, "epochs": 4}).fit(X)
+
+    class Killed(Exception):
+        pass
+
+    def kill_after_2(epoch, losses):
+        if epoch == 2:
+            raise Killed
+
+    with pytest.raises(Killed):
+        MemAE(**{**FAST, "epochs": 4}).fit(X, checkpoint_dir=tmp_path, callbacks=(kill_after_2,))
+    assert json.loads((tmp_path / "checkpoint.json").read_text())["epoch"] == 2
+    other = MemAE(**{**FAST, "epochs": 4, "score_method": "location_l2"})
+    resumed = other.fit(X, checkpoint_dir=tmp_path)
+    assert resumed.history_ == full.history_ and same_weights(full.network_, resumed.network_)
+    # the same network, scored by its row's L2 error: sqrt(d x the squared error)
+    d = X.shape[1]
+    np.testing.assert_allclose(
+        resumed.decision_function(X[:50]), np.sqrt(d * full.decision_function(X[:50])), rtol=1e-5
+    )
+    assert MemAE(**FAST)._identity() == MemAE(**FAST, score_method="location_l2")._identity()
+    assert MemAE(**FAST)._identity() != MemAE(**FAST, entropy_weight=0.5)._identity()
+
+
 def test_damaged_torn_or_edited_checkpoint_is_refused(planted, tmp_path):
     X = planted[0]
     det = MemAE(**{**FAST, "epochs": 4})

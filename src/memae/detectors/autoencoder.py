@@ -149,6 +149,7 @@ default="standard"
         "l1_weight": [non_negative()],
         "score_method": [RECONSTRUCTION_SCORES],
     }
+    _score_only_params: ClassVar[frozenset[str]] = frozenset({"score_method"})
 
     def _build_network(self, sample_shape: tuple[int, ...]) -> nn.Module:
         bb = self._backbone(sample_shape)

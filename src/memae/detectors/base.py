@@ -490,14 +490,17 @@ class BaseDetector(DecisionMixin, ExplainMixin, BaseEstimator, metaclass=ABCMeta
         conv = any(isinstance(m, nn.modules.conv._ConvNd) for m in net.modules())
         return autocast_dtype(self.precision, self.device_, conv)
 
+    #: parameters that change only the scores, never training (``score_method`` of AE
+    #: and MemAE): left out of checkpoint fingerprints, so that a checkpoint resumes under
+    #: another score, and one written before such a parameter existed still resumes
+    _score_only_params: ClassVar[frozenset[str]] = frozenset()
+
     def _identity(self) -> str:
         """A digest of the class and every parameter that can change training (all but
-        ``verbose``, ``device`` and ``contamination``), for checkpoint fingerprints."""
-        params = {
-            k: repr(v)
-            for k, v in self.get_params(deep=False).items()
-            if k not in ("verbose", "device", "contamination")
-        }
+        ``verbose``, ``device``, ``contamination`` and :attr:`_score_only_params`), for
+        checkpoint fingerprints."""
+        skip = {"verbose", "device", "contamination", *self._score_only_params}
+        params = {k: repr(v) for k, v in self.get_params(deep=False).items() if k not in skip}
         text = json.dumps([type(self).__module__, type(self).__qualname__, params], sort_keys=True)
         return hashlib.sha256(text.encode()).hexdigest()
 

@@ -123,6 +123,7 @@ precision, random_state, verbose
         "memory_layout": [StrOptions({"location", "flat"})],
         "score_method": [RECONSTRUCTION_SCORES],
     }
+    _score_only_params: ClassVar[frozenset[str]] = frozenset({"score_method"})
 
     def _build_network(self, sample_shape: tuple[int, ...]) -> nn.Module:
         bb = self._backbone(sample_shape)
