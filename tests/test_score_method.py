@@ -122,3 +122,35 @@ def test_unknown_score_method_is_refused(cls):
     X = np.random.default_rng(0).normal(size=(50, 4))
     with pytest.raises(ValueError, match="score_method"):
         cls(score_method="absolute", epochs=1).fit(X)
+
+
+def test_changing_the_score_after_fit_changes_scores_and_refuses_fitted_decisions(tmp_path):
+    """set_params(score_method=...) after fit re-scores (decision_function follows it), but
+    the threshold, training scores and calibration are fit's: predictions, thresholds,
+    calibration and saving refuse the mix until the value is set back."""
+    rng = np.random.default_rng(3)
+    X = rng.integers(0, 200, (200, 12, 12), dtype=np.uint8)
+    det = memae.AutoEncoder(**CONV).fit(X)
+    squared = det.decision_function(X[:20])
+    threshold = det.threshold_
+    det.set_params(score_method="location_l2")
+    mae = np.abs(_network_error(det, X[:20])).reshape(20, -1).mean(axis=1)
+    np.testing.assert_allclose(det.decision_function(X[:20]), mae, rtol=1e-4)
+    refused = [
+        lambda: det.predict(X[:5]),
+        lambda: det.predict_proba(X[:5]),
+        lambda: det.predict_confidence(X[:5]),
+        lambda: det.p_values(X[:5]),
+        lambda: det.set_threshold(contamination=0.2),
+        lambda: det.calibrate(X[:50]),
+        lambda: det.save(tmp_path / "m"),
+    ]
+    for call in refused:
+        with pytest.raises(ValueError, match="score_method 'squared' -> 'location_l2' since fit"):
+            call()
+    assert not (tmp_path / "m").exists() and det.threshold_ == threshold
+    det.set_params(score_method="squared")
+    np.testing.assert_array_equal(det.decision_function(X[:20]), squared)
+    np.testing.assert_array_equal(det.predict(X[:20]), (squared > threshold).astype(np.int64))
+    det.save(tmp_path / "m")
+    assert memae.load(tmp_path / "m").score_method == "squared"

@@ -77,6 +77,7 @@ def build_report(
 ) -> str:
     """The report page as an HTML string (see the module docs)."""
     X = np.asarray(X) if not hasattr(X, "columns") else X
+    detector._check_fitted_scores()  # the threshold below belongs to these scores
     scores = detector.decision_function(X)
     arr = X.to_numpy(dtype=np.float32) if hasattr(X, "columns") else X
     flagged = scores > detector.threshold_

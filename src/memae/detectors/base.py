@@ -538,6 +538,7 @@ class BaseDetector(DecisionMixin, ExplainMixin, BaseEstimator, metaclass=ABCMeta
         share = arr.select(slice(start, stop)) if isinstance(arr, ClipWindows) else arr[start:stop]
         scores = self._training_scores(share, start)
         self.decision_scores_ = distributed.gather_rows(scores, len(arr))
+        self._fitted_score_params_ = self._score_params()
         self._set_threshold()
         # The held-out validation rows, which no gradient step saw, calibrate p-values
         # and fpr thresholds (memae.detectors.decisions).
@@ -681,6 +682,7 @@ class BaseDetector(DecisionMixin, ExplainMixin, BaseEstimator, metaclass=ABCMeta
 
     def predict(self, X: Any) -> np.ndarray:
         """0 (normal) / 1 (anomaly) for every row: ``decision_function(X) > threshold_``."""
+        self._check_fitted_scores()
         return (self.decision_function(X) > self.threshold_).astype(np.int64)
 
     def _default_batch_size(self) -> int:
@@ -744,7 +746,7 @@ class BaseDetector(DecisionMixin, ExplainMixin, BaseEstimator, metaclass=ABCMeta
 
         In a multi-process fit only rank 0 writes; the others wait until it is done.
         """
-        self._check_fitted()
+        self._check_fitted_scores()
         if distributed.is_main_process():
             io.save(self, path)
         distributed.barrier()
@@ -859,6 +861,7 @@ class BaseDetector(DecisionMixin, ExplainMixin, BaseEstimator, metaclass=ABCMeta
         self.selection_ = fitted.get("selection")
         self.history_ = fitted.get("history", [])
         self.decision_scores_ = scores.numpy().astype(np.float64)
+        self._fitted_score_params_ = self._score_params()  # save refuses changed ones
         self.threshold_ = threshold
         self.threshold_rule_ = rule
         self.labels_ = (self.decision_scores_ > threshold).astype(np.int64)
@@ -891,6 +894,25 @@ class BaseDetector(DecisionMixin, ExplainMixin, BaseEstimator, metaclass=ABCMeta
     def _check_fitted(self) -> None:
         if not hasattr(self, "network_"):
             raise NotFittedError(f"this {type(self).__name__} is not fitted yet; call fit(X) first")
+
+    def _score_params(self) -> dict[str, Any]:
+        """The current values of :attr:`_score_only_params`."""
+        return {k: getattr(self, k) for k in sorted(self._score_only_params)}
+
+    def _check_fitted_scores(self) -> None:
+        """Fitted, and scoring as when ``decision_scores_``, ``threshold_`` and the
+        calibration scores were computed: a scoring-only parameter changed after ``fit``
+        (``set_params(score_method=...)``) changes ``decision_function`` alone, so the
+        fitted scores cannot be mixed with the new ones."""
+        self._check_fitted()
+        then, now = self.__dict__.get("_fitted_score_params_"), self._score_params()
+        if then is not None and then != now:
+            changed = ", ".join(f"{k} {then[k]!r} -> {v!r}" for k, v in now.items() if then[k] != v)
+            raise ValueError(
+                f"{changed} since fit: decision_function follows it, but threshold_, "
+                "decision_scores_ and the calibration scores were computed before; refit, "
+                "or set it back, to predict, threshold, calibrate or save"
+            )
 
     def _draw_seed(self) -> int:
         rs = self.random_state

@@ -63,7 +63,7 @@ class DecisionMixin:
     """Thresholds, conformal p-values and PyOD's probabilities for a fitted detector.
 
     Expects ``decision_function``, ``decision_scores_``, ``contamination`` and
-    ``_check_fitted`` from :class:`memae.BaseDetector`.
+    ``_check_fitted_scores`` from :class:`memae.BaseDetector`.
 
     Fitted attributes
     -----------------
@@ -81,6 +81,7 @@ class DecisionMixin:
 
         An existing ``fpr`` threshold is recomputed on the new scores.
         """
+        self._check_fitted_scores()
         scores = self.decision_function(X)
         self.calibration_scores_ = np.sort(scores)
         rule = getattr(self, "threshold_rule_", "")
@@ -109,7 +110,7 @@ class DecisionMixin:
         score : float, optional
             A fixed threshold on the score.
         """
-        self._check_fitted()
+        self._check_fitted_scores()
         rules = {"fpr": fpr, "contamination": contamination, "score": score}
         given = [name for name, value in rules.items() if value is not None]
         if len(given) != 1:
@@ -141,6 +142,7 @@ class DecisionMixin:
         ``(1 + #{calibration scores >= s}) / (n + 1)`` for each row's score ``s``; a
         normal row's p-value is (super-)uniform under exchangeability.
         """
+        self._check_fitted_scores()
         return conformal_p_values(self._calibration(), self.decision_function(X))
 
     def predict_proba(self, X: Any, method: str = "linear") -> np.ndarray:
@@ -153,6 +155,7 @@ class DecisionMixin:
         """
         if method not in PROBA_METHODS:
             raise ValueError(f"method must be one of {PROBA_METHODS}, got {method!r}")
+        self._check_fitted_scores()
         scores = self.decision_function(X)
         train = self.decision_scores_
         if method == "linear":
@@ -172,6 +175,7 @@ class DecisionMixin:
         confidence ``1 - BinomCDF(n - floor(n * contamination); n, p)`` for a flagged
         row and one minus that for a row kept as normal.
         """
+        self._check_fitted_scores()
         scores = self.decision_function(X)
         train = np.sort(self.decision_scores_)
         n = len(train)
