@@ -81,6 +81,23 @@ def test_fit_every_detector_from_the_command_line(files, model, cls, kdd_slice):
     np.testing.assert_allclose(np.load(tmp / "s.npy"), det.decision_function(kdd_slice[1]))
 
 
+def test_score_method_from_the_command_line(files, kdd_slice, capsys):
+    tmp, train_csv = files
+    common = ["fit", str(train_csv), "--epochs", "2", "--random-state", "0",
+              "--label-column", "label", "--quiet"]  # fmt: skip
+    out = tmp / "l2"
+    assert main([*common, "--model", "ae", "--score-method", "location_l2", "--out", str(out)]) == 0
+    det = load(out)
+    assert det.score_method == "location_l2"
+    assert main(["score", str(out), str(tmp / "test.npy"), "--out", str(tmp / "s.npy")]) == 0
+    np.testing.assert_allclose(np.load(tmp / "s.npy"), det.decision_function(kdd_slice[1]))
+    capsys.readouterr()
+    assert main([*common, "--model", "ae", "--score-method", "absolute", "--out", str(out)]) == 1
+    assert "score_method" in capsys.readouterr().err
+    assert main([*common, "--model", "dagmm", "--score-method", "squared", "--out", str(out)]) == 1
+    assert "DAGMM has no parameter score_method" in capsys.readouterr().err
+
+
 def test_leaderboard_quick(tmp_path):
     from .conftest import data_root
 

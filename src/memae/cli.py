@@ -19,7 +19,7 @@ from memae.tables import Columns, identifier_like
 #: the model knobs ``memae fit`` takes as options (on top of --config FILE.json)
 _KNOBS = (
     "epochs", "batch_size", "lr", "lr_schedule", "contamination", "random_state", "device",
-    "latent_dim", "memory_size", "hidden_dims", "precision",
+    "latent_dim", "memory_size", "hidden_dims", "precision", "score_method",
 )  # fmt: skip
 _OUTPUT_FORMATS = (".csv", ".parquet", ".npy")
 
@@ -677,6 +677,13 @@ def _add_fit(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--latent-dim", type=int, help="units of the code layer")
     p.add_argument("--hidden-dims", type=_int_list, metavar="W1,W2,...", help="e.g. 64,32")
     p.add_argument("--memory-size", type=int, help="memory items (MemAE)")
+    p.add_argument(
+        "--score-method",
+        default=None,
+        help="the detector's score: squared (default) or location_l2 (the official MemAE "
+        "code's per-pixel error norm) for ae / memae; reconstruction or elbo for vae; joint, "
+        "hole or reconstruction for compactvae",
+    )
     p.add_argument(
         "--categorical",
         action="append",
