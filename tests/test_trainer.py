@@ -186,6 +186,18 @@ def test_a_scoring_only_parameter_does_not_change_the_run(planted, tmp_path):
     assert MemAE(**FAST)._identity() != MemAE(**FAST, entropy_weight=0.5)._identity()
 
 
+def test_with_labelled_validation_the_score_method_is_part_of_the_run(planted, tmp_path):
+    """With validation_data the kept epoch is chosen by the labelled metric of the scores,
+    so a checkpoint written under one score_method is not resumed under the other."""
+    X, val = planted[0], planted[1:]
+    MemAE(**{**FAST, "epochs": 2}).fit(X, validation_data=val, checkpoint_dir=tmp_path)
+    with pytest.raises(TrainingError, match="another run"):
+        MemAE(**{**FAST, "epochs": 2, "score_method": "location_l2"}).fit(
+            X, validation_data=val, checkpoint_dir=tmp_path
+        )
+    MemAE(**{**FAST, "epochs": 2}).fit(X, validation_data=val, checkpoint_dir=tmp_path)
+
+
 def test_damaged_torn_or_edited_checkpoint_is_refused(planted, tmp_path):
     X = planted[0]
     det = MemAE(**{**FAST, "epochs": 4})

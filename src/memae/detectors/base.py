@@ -493,6 +493,8 @@ class BaseDetector(DecisionMixin, ExplainMixin, BaseEstimator, metaclass=ABCMeta
     #: parameters that change only the scores, never training (``score_method`` of AE
     #: and MemAE): left out of checkpoint fingerprints, so that a checkpoint resumes under
     #: another score, and one written before such a parameter existed still resumes
+    #: (with labelled ``validation_data`` the kept epoch depends on the scores, and the
+    #: monitor's id carries them)
     _score_only_params: ClassVar[frozenset[str]] = frozenset()
 
     def _identity(self) -> str:
@@ -525,6 +527,10 @@ class BaseDetector(DecisionMixin, ExplainMixin, BaseEstimator, metaclass=ABCMeta
         metric = SELECTION_METRICS[selection_metric]
         digest = hashlib.sha256(np.ascontiguousarray(X_val).tobytes())
         digest.update(y_val.tobytes() + selection_metric.encode())
+        # the labelled metric reads the scores: here a scoring-only parameter does shape
+        # the run (which checkpoint is kept), so it joins the fingerprint through this id
+        if self._score_only_params:
+            digest.update(json.dumps(self._score_params(), sort_keys=True).encode())
 
         def monitor(model: nn.Module) -> float:
             return metric(y_val, self._validation_scores(model, arr, X_val))
