@@ -19,6 +19,20 @@ from .conftest import same_weights
 FAST = dict(epochs=6, batch_size=64, hidden_dims=(16, 8), latent_dim=3, random_state=3)
 
 
+class Killed(Exception):
+    """Stands for a process killed after an epoch's checkpoint was written."""
+
+
+def killed_after(last_epoch):
+    """An epoch callback that stops training once epoch ``last_epoch`` is done."""
+
+    def kill(epoch, losses):
+        if epoch == last_epoch:
+            raise Killed
+
+    return kill
+
+
 def test_nan_loss_stops_with_clear_error():
     model = nn.Linear(3, 3)
 
@@ -55,16 +69,9 @@ def test_interrupted_then_resumed_equals_uninterrupted(planted, tmp_path):
     X = planted[0]
     full = MemAE(validation_fraction=0.1, **FAST).fit(X)
 
-    class Killed(Exception):
-        pass
-
-    def kill_after_3(epoch, losses):
-        if epoch == 3:
-            raise Killed
-
     with pytest.raises(Killed):
         MemAE(validation_fraction=0.1, **FAST).fit(
-            X, checkpoint_dir=tmp_path, callbacks=(kill_after_3,)
+            X, checkpoint_dir=tmp_path, callbacks=(killed_after(3),)
         )
     assert json.loads((tmp_path / "checkpoint.json").read_text())["epoch"] == 3
     resumed = MemAE(validation_fraction=0.1, **FAST).fit(X, checkpoint_dir=tmp_path)
@@ -113,15 +120,8 @@ def test_plateau_schedule_improves_after_a_drop_and_resumes_exactly(planted, tmp
     assert lrs[0] == 0.05 and lrs[drop - 1] == pytest.approx(0.005)
     assert full.best_epoch_ >= drop  # the lower rate found a better epoch
 
-    class Killed(Exception):
-        pass
-
-    def kill(epoch, losses):
-        if epoch == drop:
-            raise Killed
-
     with pytest.raises(Killed):
-        AutoEncoder(**args).fit(X, checkpoint_dir=tmp_path, callbacks=(kill,))
+        AutoEncoder(**args).fit(X, checkpoint_dir=tmp_path, callbacks=(killed_after(drop),))
     resumed = AutoEncoder(**args).fit(X, checkpoint_dir=tmp_path)
     assert resumed.history_ == full.history_
     assert same_weights(full.network_, resumed.network_)
@@ -164,15 +164,8 @@ def test_a_scoring_only_parameter_does_not_change_the_run(planted, tmp_path):
     X = planted[0]
     full = MemAE(**{**FAST, "epochs": 4}).fit(X)
 
-    class Killed(Exception):
-        pass
-
-    def kill_after_2(epoch, losses):
-        if epoch == 2:
-            raise Killed
-
     with pytest.raises(Killed):
-        MemAE(**{**FAST, "epochs": 4}).fit(X, checkpoint_dir=tmp_path, callbacks=(kill_after_2,))
+        MemAE(**{**FAST, "epochs": 4}).fit(X, checkpoint_dir=tmp_path, callbacks=(killed_after(2),))
     assert json.loads((tmp_path / "checkpoint.json").read_text())["epoch"] == 2
     other = MemAE(**{**FAST, "epochs": 4, "score_method": "location_l2"})
     resumed = other.fit(X, checkpoint_dir=tmp_path)
@@ -202,12 +195,8 @@ def test_damaged_torn_or_edited_checkpoint_is_refused(planted, tmp_path):
     X = planted[0]
     det = MemAE(**{**FAST, "epochs": 4})
 
-    def stop_at_2(epoch, losses):
-        if epoch == 2:
-            raise KeyboardInterrupt
-
-    with pytest.raises(KeyboardInterrupt):
-        det.fit(X, checkpoint_dir=tmp_path, callbacks=(stop_at_2,))
+    with pytest.raises(Killed):
+        det.fit(X, checkpoint_dir=tmp_path, callbacks=(killed_after(2),))
     weights, state = tmp_path / "checkpoint.safetensors", tmp_path / "checkpoint.json"
     blob, text = weights.read_bytes(), state.read_text()
     flipped = bytearray(blob)
