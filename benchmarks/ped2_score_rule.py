@@ -49,10 +49,7 @@ SCORE_METHODS = {"mse": "squared", "mae": "location_l2"}
 
 def clip_scores(det: Any, clips: Any) -> dict[str, np.ndarray]:
     """Every clip's score under both rules: the detector's own ``score_method`` options."""
-    return {
-        rule: det.set_params(score_method=method).decision_function(clips)
-        for rule, method in SCORE_METHODS.items()
-    }
+    return {rule: video.scores_under(det, method, clips) for rule, method in SCORE_METHODS.items()}
 
 
 def run(stems: list[str], workdir: Path, data: str | None, quick: bool = False) -> dict[str, Any]:

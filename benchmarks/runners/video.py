@@ -192,11 +192,8 @@ def run_method(
     ev = video_aucs(scores, test, length)
     # The official code scores MemAE by the per-pixel error norm (README, "The official
     # code's score rule"): the same model under that rule, an extra figure, not a choice.
-    # The saved model keeps the default squared error.
-    rule = video_aucs(
-        det.set_params(score_method="location_l2").decision_function(test_clips), test, length
-    )
-    det.set_params(score_method="squared").save(work / name)
+    rule = video_aucs(scores_under(det, "location_l2", test_clips), test, length)
+    det.save(work / name)
     save_npy_atomic(work / f"{name}-frame-errors.npy", ev["frame_errors"])
     return {
         "method": name,
@@ -229,6 +226,16 @@ def run_method(
         "torch_threads": torch.get_num_threads(),
         "cpu": cpu_name(),  # a table may gather records fitted on different machines
     }
+
+
+def scores_under(det: Any, score_method: str, clips: Any) -> np.ndarray:
+    """``det``'s scores of ``clips`` with another ``score_method``; ``det`` keeps its own
+    (its threshold and training scores belong to it, so it is saved with it)."""
+    own = det.score_method
+    try:
+        return det.set_params(score_method=score_method).decision_function(clips)
+    finally:
+        det.set_params(score_method=own)
 
 
 def _timed(fn: Callable[..., Any], *args: Any) -> tuple[Any, float]:
