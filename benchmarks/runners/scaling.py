@@ -267,7 +267,7 @@ def main(argv: list[str] | None = None, prog: str = "memae benchmark scaling") -
         _train_worker(ns)
         return
     parser = argparse.ArgumentParser(prog=prog, description=__doc__.split("\n\n")[0])
-    parser.add_argument("--quick", action="store_true", help="every path once at small sizes (about 40 s)")
+    parser.add_argument("--quick", action="store_true", help="every path once, small (about 50 s)")
     parser.add_argument("--rows", type=int, default=20_000_000, help="rows of the NPY/Parquet")
     parser.add_argument("--workdir", default=None, help="where generated files go (temp dir)")
     parser.add_argument("--data", default=None, help="directory with the KDD data")
