@@ -100,11 +100,15 @@ def publish(
     block: str | None = None,
 ) -> None:
     """Write ``stem.json`` / ``stem.md``, print the table and, with ``readme``, replace
-    its block ``block`` (default ``stem``)."""
+    its block ``block`` (default ``stem``); a result the targets table reads (see
+    :mod:`benchmarks.runners.targets`) refreshes that table too."""
     write_results(results, markdown, out_dir, stem)
     print(markdown)
-    if readme is not None:
-        update_readme(readme, block or stem, markdown)
+    if readme is not None and update_readme(readme, block or stem, markdown):
+        from benchmarks.runners import targets  # imports the runners that import this module
+
+        if targets.is_source(stem):  # keep the targets table in step with its sources
+            targets.refresh(out_dir, readme)
 
 
 def update_readme(readme: Path, block: str, markdown: str) -> bool:
