@@ -89,7 +89,7 @@ RESULT_BLOCKS = {
     "leaderboard",
     "leaderboard-labelled", "tracks", "latent", "speed", "speed-paired", "speed-compiled",
     "precision", "precision-tabular", "precision-layout", "mnist-3seeds", "precise-bn",
-    "mnist-shallow", "cifar10-shallow", "mnist-seed0", "ae-code-width", "targets",
+    "mnist-shallow", "cifar10-shallow", "mnist-seed0", "ae-code-width", "targets", "kdd-scaling",
 }  # fmt: skip
 RESULT_SECTIONS = (
     "### KDDCUP99", "### MNIST and CIFAR-10 one-class", "### UCSD Ped2 video",
