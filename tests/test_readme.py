@@ -90,6 +90,7 @@ RESULT_BLOCKS = {
     "leaderboard-labelled", "tracks", "latent", "speed", "speed-paired", "speed-compiled",
     "precision", "precision-tabular", "precision-layout", "mnist-3seeds", "precise-bn",
     "mnist-shallow", "cifar10-shallow", "mnist-seed0", "ae-code-width", "targets", "kdd-scaling",
+    "patience-steps",
 }  # fmt: skip
 RESULT_SECTIONS = (
     "### KDDCUP99", "### MNIST and CIFAR-10 one-class", "### UCSD Ped2 video",

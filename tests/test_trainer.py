@@ -80,6 +80,39 @@ def test_interrupted_then_resumed_equals_uninterrupted(planted, tmp_path):
     np.testing.assert_array_equal(full.decision_scores_, resumed.decision_scores_)
 
 
+def test_patience_counts_epochs_of_at_least_ten_steps():
+    """32 training rows in batches of 8 are 4 steps an epoch: patience 4 and the plateau
+    rule's 2 wait ceil(10 / 4) = 3 times as many epochs (12 and 6), so a validation loss
+    that never improves after epoch 1 drops the rate after bad epoch 6 and stops at bad
+    epoch 12; with batches of 2 (16 steps) nothing is stretched."""
+    calls = iter(range(10_000))
+
+    def loss_fn(m, batch):
+        return {"loss": (m(batch) - batch).pow(2).mean(),
+                "validation": torch.tensor(1.0 + 0 * next(calls))}  # fmt: skip
+
+    def run(batch_size: int):
+        cfg = TrainConfig(epochs=100, batch_size=batch_size, lr=0.01, validation_fraction=0.2,
+                          patience=4, lr_schedule="plateau")  # fmt: skip
+        return cfg, train(
+            nn.Linear(2, 2),
+            torch.randn(40, 2),
+            loss_fn,
+            cfg,
+            optimizer=lambda m: torch.optim.SGD(m.parameters(), lr=0.01),
+        )
+
+    cfg, res = run(8)
+    assert cfg.patience_epochs(4) == (12, 6) and cfg.patience_epochs(10) == (4, 2)
+    assert cfg.patience_epochs(1) == (40, 20) and cfg.patience_epochs(3) == (16, 8)
+    assert res.stopped_early and res.best_epoch == 1 and len(res.history) == 13
+    assert [h["lr"] for h in res.history] == pytest.approx([0.01] * 7 + [1e-3] * 6)
+    cfg, res = run(2)
+    assert len(res.history) == 5 and res.stopped_early
+    no_patience = TrainConfig(epochs=5, batch_size=8, lr=0.01)
+    assert no_patience.patience_epochs(1) == (None, 50)
+
+
 def test_plateau_schedule_drops_the_rate_after_half_the_patience():
     """A validation loss that never improves after epoch 1, patience 4: the rate drops
     by 10x after bad epochs 2 and 4 would, but epoch 5 (bad epoch 4) stops instead."""
@@ -92,9 +125,13 @@ def test_plateau_schedule_drops_the_rate_after_half_the_patience():
         return {"loss": loss, "validation": torch.tensor(1.0 + 0 * next(calls))}
 
     cfg = TrainConfig(
-        epochs=50, batch_size=8, lr=0.01, validation_fraction=0.2, patience=4,
+        epochs=50,
+        batch_size=2,
+        lr=0.01,
+        validation_fraction=0.2,
+        patience=4,
         lr_schedule="plateau",
-    )  # fmt: skip
+    )  # fmt: skip  (16 steps an epoch: the patience is not stretched)
     opt = torch.optim.SGD(model.parameters(), lr=0.01)
     res = train(model, torch.randn(40, 2), loss_fn, cfg, optimizer=lambda m: opt)
     assert cfg.plateau_patience == 2 and res.stopped_early and res.best_epoch == 1

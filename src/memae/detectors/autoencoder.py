@@ -81,7 +81,9 @@ default="standard"
         reconstruction loss; ``0`` trains on all rows for ``epochs`` epochs.
     patience : int or None, default=10
         Epochs without validation improvement (by more than a relative 1e-4)
-        before stopping; the weights of the best epoch are kept.
+        before stopping; the weights of the best epoch are kept. An epoch counts as
+        at least 10 optimiser steps: with fewer batches an epoch, the wait is
+        stretched to ``patience * ceil(10 / steps)`` epochs.
     lr_schedule : {"constant", "plateau"}, default="constant"
         ``"plateau"`` multiplies the learning rate by 0.1 after ``patience // 2``
         epochs without validation improvement (reduce-on-plateau; needs

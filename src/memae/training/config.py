@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Literal
@@ -33,6 +34,8 @@ LRSchedule = Literal["constant", "plateau"]
 LR_SCHEDULES: tuple[str, ...] = ("constant", "plateau")
 #: ``"plateau"``: the factor applied to the learning rate at each plateau
 PLATEAU_FACTOR = 0.1
+#: patience counts epochs of at least this many optimiser steps (see ``TrainConfig.patience``)
+MIN_STEPS_PER_EPOCH = 10
 
 
 @dataclass(frozen=True)
@@ -55,7 +58,12 @@ class TrainConfig:
     patience : int or None
         With a validation split: stop after this many epochs without improvement and
         restore the best weights. ``None`` never stops early (the best weights are
-        still restored).
+        still restored). An epoch counts here as at least :data:`MIN_STEPS_PER_EPOCH`
+        (10) optimiser steps: where an epoch has fewer (fewer than 10 batches of
+        training rows), the wait is stretched to ``patience * ceil(10 / steps)``
+        epochs (:meth:`patience_epochs`). On a table of a few hundred rows an epoch is
+        one step, and 10 steps without improvement stopped VAEs at their initial
+        validation loss (issue 23).
     seed : int
         Seeds the split, the shuffling and stochastic layers.
     verbose : int
@@ -124,6 +132,14 @@ class TrainConfig:
         """``"plateau"``: epochs without improvement before the rate drops, half of
         ``patience`` (at least 1; 5 without early stopping)."""
         return 5 if self.patience is None else max(1, self.patience // 2)
+
+    def patience_epochs(self, steps_per_epoch: int) -> tuple[int | None, int]:
+        """``(patience, plateau_patience)`` in epochs of ``steps_per_epoch`` steps: both
+        stretched by ``ceil(MIN_STEPS_PER_EPOCH / steps_per_epoch)`` where an epoch is
+        shorter than :data:`MIN_STEPS_PER_EPOCH` steps, unchanged otherwise."""
+        k = max(1, math.ceil(MIN_STEPS_PER_EPOCH / max(1, steps_per_epoch)))
+        patience = None if self.patience is None else self.patience * k
+        return patience, self.plateau_patience * k
 
 
 @dataclass

@@ -155,6 +155,10 @@ def train(
             "processes the checkpoint directory must be on storage every rank can read"
         )
     par = _parallel(model, device, len(train_idx), val_idx, config)
+    # patience counts epochs of at least MIN_STEPS_PER_EPOCH steps (TrainConfig.patience)
+    run.stop.patience, run.plateau_patience = config.patience_epochs(
+        math.ceil(len(train_idx) / config.batch_size)
+    )
     bar = tqdm(
         total=config.epochs,
         initial=run.start_epoch,
@@ -197,6 +201,7 @@ class _Run:
         self.dir = Path(checkpoint_dir) if checkpoint_dir is not None else None
         self.result = TrainResult()
         self.stop = EarlyStopping(config.patience, config.tol)
+        self.plateau_patience = config.plateau_patience
         self.run_id, self.start_epoch = "", 0
 
     def resume(self) -> None:
@@ -228,7 +233,7 @@ class _Run:
         if self.config.lr_schedule == "plateau":
             losses["lr"] = self.opt.param_groups[0]["lr"]  # the rate this epoch trained at
             bad = self.stop.bad_epochs
-            if bad and bad % self.config.plateau_patience == 0 and not self.stop.stopped:
+            if bad and bad % self.plateau_patience == 0 and not self.stop.stopped:
                 for group in self.opt.param_groups:
                     group["lr"] *= PLATEAU_FACTOR
         self.result.history.append(losses)
