@@ -144,7 +144,9 @@ def train(
     # random order; without one they are in file order, which may be sorted (video)
     bn_idx = train_idx if val_idx is not None else _shuffled(train_idx, config.seed)
     opt = (optimizer or partial(adam, lr=config.lr, weight_decay=config.weight_decay))(model)
-    run = _Run(model, opt, config, checkpoint_dir, device)
+    run = _Run(
+        model, opt, config, checkpoint_dir, device, math.ceil(len(train_idx) / config.batch_size)
+    )
     if checkpoint_dir is not None:
         run.run_id = ckpt.fingerprint(model, data, config) + identity + monitor_id
         if resume:
@@ -155,10 +157,6 @@ def train(
             "processes the checkpoint directory must be on storage every rank can read"
         )
     par = _parallel(model, device, len(train_idx), val_idx, config)
-    # patience counts epochs of at least MIN_STEPS_PER_EPOCH steps (TrainConfig.patience)
-    run.stop.patience, run.plateau_patience = config.patience_epochs(
-        math.ceil(len(train_idx) / config.batch_size)
-    )
     bar = tqdm(
         total=config.epochs,
         initial=run.start_epoch,
@@ -196,12 +194,14 @@ class _Run:
         config: TrainConfig,
         checkpoint_dir: str | os.PathLike | None,
         device: torch.device,
+        steps_per_epoch: int,
     ) -> None:
         self.model, self.opt, self.config, self.device = model, opt, config, device
         self.dir = Path(checkpoint_dir) if checkpoint_dir is not None else None
         self.result = TrainResult()
-        self.stop = EarlyStopping(config.patience, config.tol)
-        self.plateau_patience = config.plateau_patience
+        # patience counts epochs of at least MIN_STEPS_PER_EPOCH steps (TrainConfig.patience)
+        patience, self.plateau_patience = config.patience_epochs(steps_per_epoch)
+        self.stop = EarlyStopping(patience, config.tol)
         self.run_id, self.start_epoch = "", 0
 
     def resume(self) -> None:
