@@ -58,7 +58,7 @@ def run(
     base = json.loads(published.read_text())["per_run"]
     paired = {}
     for name, ref in PAIRS.items():
-        mine = json.load(partial.open())["per_run"][name][:runs]
+        mine = res["per_run"][name]
         theirs = base[ref][: len(mine)]
         paired[name] = {
             "reference": ref,
