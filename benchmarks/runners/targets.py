@@ -124,7 +124,7 @@ def speed(load: Loader, ped2_full: str | None = None) -> list[dict[str, Any]]:
     """Issue 20's targets: the PyOD ratios, MemAE's extra time, bf16's speed-up, and the
     GPU figures (``ped2_full``: the stem of a full `ped2` run, if there is one)."""
     rows = []
-    res = load("speed")
+    speed_res = res = load("speed")
     ratios = {} if res is None else res["ratios"]
     goals = {} if res is None else res["targets"]
     for model in ("AE", "MemAE"):
@@ -165,7 +165,7 @@ def speed(load: Loader, ped2_full: str | None = None) -> list[dict[str, Any]]:
             ]  # fmt: skip
     # requirement 5: the speed benchmark and the full `ped2` preset (`ped2-full*.json`,
     # the epochs that fitted the device time in the name) run on a lent GPU
-    res, full = load("speed"), load(ped2_full) if ped2_full else None
+    res, full = speed_res, load(ped2_full) if ped2_full else None
     gpus = [r["environment"].get("cuda") for r in (res, full) if r is not None]
     row = _row(20, "the speed benchmark and the full `ped2` preset on a lent GPU"
                + (f" ({', '.join(g for g in gpus if g)})" if any(gpus) else ""), "speed", res,
