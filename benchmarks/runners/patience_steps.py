@@ -32,6 +32,11 @@ METHODS = ("AutoEncoder", "VAE", "CompactVAE")
 RULES = {"old": 1, "new": train_config.MIN_STEPS_PER_EPOCH}  # MIN_STEPS_PER_EPOCH of each
 
 
+def _steps_per_epoch(rows: int, det: memae.AutoEncoder) -> int:
+    """Optimiser steps an epoch for ``rows`` training rows, after the validation split."""
+    return math.ceil((rows - max(1, round(rows * det.validation_fraction))) / det.batch_size)
+
+
 def small_tables(data: str | None = None, seed: int = 0) -> list[tuple[str, str, np.ndarray]]:
     """``(part, dataset, training rows)`` of the leaderboard tables under 10 steps an epoch
     for the default detectors (``batch_size`` 256, 10% validation)."""
@@ -43,8 +48,7 @@ def small_tables(data: str | None = None, seed: int = 0) -> list[tuple[str, str,
         for name in names:
             X, y = load_odds(name, data)
             train = (normal_split(y, seed) if part == "odds" else toll_split(y, seed))[0]
-            fit_rows = len(train) - max(1, round(len(train) * det.validation_fraction))
-            if math.ceil(fit_rows / det.batch_size) < train_config.MIN_STEPS_PER_EPOCH:
+            if _steps_per_epoch(len(train), det) < train_config.MIN_STEPS_PER_EPOCH:
                 out.append((part, name, X[train]))
     return out
 
@@ -59,10 +63,9 @@ def fit_once(method: str, X: np.ndarray, min_steps: int, seed: int = 0) -> dict[
         train_config.MIN_STEPS_PER_EPOCH = saved
     val = [h["val_loss"] for h in det.history_]
     best = int(np.argmin(val))
-    steps = math.ceil((len(X) - max(1, round(len(X) * det.validation_fraction))) / det.batch_size)
     return {
         "epochs": len(val),
-        "steps_per_epoch": steps,
+        "steps_per_epoch": _steps_per_epoch(len(X), det),
         "best_epoch": best + 1,
         "val_loss_first": float(val[0]),
         "val_loss_best": float(val[best]),
