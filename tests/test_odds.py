@@ -251,3 +251,65 @@ def test_baseline_options_by_hand():
     )
     probe = np.array([[7.0, 3.0]])
     assert sub.decision_function(probe) == again.decision_function(probe)  # seeded
+
+
+def test_leaderboard_keeps_the_parts_it_did_not_run(tmp_path, monkeypatch):
+    """``--keep-other-parts``: the re-run ODDS part replaces the published one, the KDD
+    part is kept with the command and date that produced it, the ranks are recomputed
+    over both, and a run that cannot share the published table stops before any fit."""
+    import json
+
+    from benchmarks.runners import leaderboard
+
+    names = ["AE", "KNN"]
+    env = {"command": "old", "date": "2026-12-03T21:15:17", "cpu": "c", "cpu_count": 2}
+    published = {
+        "track": "labelled",
+        "quick": False,
+        "seeds": 5,
+        "methods": names,
+        "environment": {**env, "cuda": None},
+        "results": {
+            "odds": {"wbc": {"AE": {"auc": 0.1, "ap": 0.1}, "KNN": {"auc": 0.9, "ap": 0.9}}},
+            "kdd": {"kddcup99": {"AE": {"auc": 0.8, "f1": 0.7}, "KNN": {"auc": 0.6, "f1": 0.5}}},
+        },
+    }
+    (tmp_path / "leaderboard-labelled.json").write_text(json.dumps(published))
+    calls = []
+
+    def fake_run(quick, data, workdir, only, **kw):
+        calls.append(kw["parts"])
+        odds = {"wbc": {"AE": {"auc": 0.95, "ap": 0.9}, "KNN": {"auc": 0.9, "ap": 0.9}}}
+        env_now = {**env, "command": "new", "date": "2026-12-07T12:00:00", "cuda": None}
+        return {"benchmark": "leaderboard", "track": kw["track"], "quick": quick, "seeds": 5,
+                "methods": only, "environment": env_now, "results": {"odds": odds},
+                "average_rank": {"AE": 1.0, "KNN": 2.0}, "average_rank_all": {}}  # fmt: skip
+
+    monkeypatch.setattr(leaderboard, "run", fake_run)
+    base = ["--track", "labelled", "--parts", "odds", "--out", str(tmp_path)]
+    argv = [*base, "--methods", *names]
+    leaderboard.main([*argv, "--keep-other-parts"])
+    out = json.loads((tmp_path / "leaderboard-labelled.json").read_text())
+    assert calls == [("odds",)] and list(out["results"]) == ["odds", "kdd"]
+    assert out["results"]["odds"]["wbc"]["AE"]["auc"] == 0.95
+    assert out["results"]["kdd"] == published["results"]["kdd"]
+    assert out["kept"] == {"kdd": {"command": "old", "date": "2026-12-03T21:15:17"}}
+    # AE first on both datasets
+    assert out["average_rank_all"] == {"AE": 1.0, "KNN": 2.0}
+    md = (tmp_path / "leaderboard-labelled.md").read_text()
+    assert "not re-run by the command below: kdd: `old` (2026-12-03)." in md
+
+    # kept again on a later run: the provenance stays that of the run that made it
+    leaderboard.main([*argv, "--keep-other-parts"])
+    out = json.loads((tmp_path / "leaderboard-labelled.json").read_text())
+    assert out["kept"] == {"kdd": {"command": "old", "date": "2026-12-03T21:15:17"}}
+
+    # another method list cannot share the table: refused before run is called
+    with pytest.raises(SystemExit):
+        leaderboard.main(
+            [*argv[:-3], "--methods", "AE", "--out", str(tmp_path), "--keep-other-parts"]
+        )
+    assert len(calls) == 2
+    # without the flag nothing is kept
+    leaderboard.main(argv)
+    assert "kept" not in json.loads((tmp_path / "leaderboard-labelled.json").read_text())

@@ -24,12 +24,15 @@ Run ``python benchmarks/leaderboard.py`` (or ``memae benchmark all``). Parts:
     run again.
 
 No choice looks at test labels. Results per (part, dataset, method, seed) are saved
-in ``--workdir``, so an interrupted run resumes.
+in ``--workdir``, so an interrupted run resumes. ``--keep-other-parts`` re-runs only
+``--parts`` and keeps every other part of the published results (same track, methods,
+seeds), each with the command and date that produced it (:func:`keep_published`).
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import time
 from collections.abc import Callable
 from functools import cache
@@ -257,6 +260,11 @@ def _tabular(
     return out
 
 
+def n_seeds(quick: bool) -> int:
+    """Seeds of the tabular parts: 5, or the quick mode's."""
+    return QUICK["seeds"] if quick else 5
+
+
 def run(
     quick: bool,
     data: Any,
@@ -274,7 +282,7 @@ def run(
     """Run every part in ``parts`` (tasks already in the work folders are read back)."""
     names = only or list(methods(quick))
     datasets = QUICK["datasets"] if quick else ODDS_NAMES
-    seeds = range(QUICK["seeds"] if quick else 5)
+    seeds = range(n_seeds(quick))
     out: dict[str, Any] = {}
     if "odds" in parts:
         out["odds"] = _tabular("odds", datasets, names, seeds, quick, data, workdir, log, track)
@@ -312,6 +320,39 @@ def run(
         "average_rank": average_rank(out.get("odds", {}), names),
         "average_rank_all": average_rank(_columns(out), names),
     }
+
+
+def check_keepable(run: dict[str, Any], published: dict[str, Any]) -> None:
+    """Raise :class:`ValueError` unless ``run`` (its track, methods, seeds and quick mode)
+    and ``published`` can share one table."""
+    for key in ("track", "methods", "seeds", "quick"):
+        if run.get(key) != published.get(key):
+            raise ValueError(
+                f"cannot keep parts of a run with another {key}: {published.get(key)!r} "
+                f"published, {run.get(key)!r} now"
+            )
+
+
+def keep_published(results: dict[str, Any], published: dict[str, Any]) -> dict[str, Any]:
+    """``results`` with every part of ``published`` that it did not run, each recorded in
+    ``results["kept"]`` with the command and date of the run that produced it.
+
+    Raises :class:`ValueError` where the two differ in track, methods, seeds or quick
+    mode (their parts would not be one table)."""
+    check_keepable(results, published)
+    env, earlier = published["environment"], published.get("kept", {})
+    kept = {
+        part: earlier.get(part, {"command": env["command"], "date": env["date"]})
+        for part in published["results"]
+        if part not in results["results"]
+    }
+    out = {**results, "kept": kept}
+    # the parts in their usual order, whichever run each came from
+    both = {**published["results"], **results["results"]}
+    out["results"] = {part: both[part] for part in PARTS if part in both}
+    out["average_rank"] = average_rank(out["results"].get("odds", {}), results["methods"])
+    out["average_rank_all"] = average_rank(_columns(out["results"]), results["methods"])
+    return out
 
 
 def _columns(out: dict[str, Any]) -> dict[str, dict[str, dict]]:
@@ -385,6 +426,16 @@ def markdown(results: dict[str, Any]) -> str:
             "chose the deep detectors' epochs (Toll's validation split on Arrhythmia; "
             "elsewhere 10% of the training rows and 1% as many anomalies taken out of the "
             "test set).",
+            "",
+        ]
+    if results.get("kept"):
+        lines += [
+            "Parts kept from an earlier run, not re-run by the command below: "
+            + "; ".join(
+                f"{part}: `{k['command']}` ({k['date'][:10]})"
+                for part, k in results["kept"].items()
+            )
+            + ".",
             "",
         ]
     if "odds" in res:
@@ -577,6 +628,12 @@ def main(argv: list[str] | None = None, prog: str = "memae benchmark all") -> No
     )
     parser.add_argument("--readme", type=Path, default=None, help="README to update")
     parser.add_argument(
+        "--keep-other-parts",
+        action="store_true",
+        help="keep the parts not in --parts from the published results (same track, "
+        "methods and seeds), each with the command that produced it",
+    )
+    parser.add_argument(
         "--track",
         choices=("unsupervised", "labelled"),
         default="unsupervised",
@@ -588,6 +645,21 @@ def main(argv: list[str] | None = None, prog: str = "memae benchmark all") -> No
     labelled = "-labelled" if args.track == "labelled" else ""
     stem = f"leaderboard{labelled}{'-quick' if args.quick else ''}"
     workdir = args.workdir or args.out / "work" / stem
+    published = args.out / f"{stem}.json"
+    kept = (
+        json.loads(published.read_text()) if args.keep_other_parts and published.is_file() else None
+    )
+    if kept is not None:  # before any fit: a run whose parts cannot be kept does not start
+        planned = {
+            "track": args.track,
+            "methods": args.methods or list(methods(args.quick)),
+            "seeds": n_seeds(args.quick),
+            "quick": args.quick,
+        }
+        try:
+            check_keepable(planned, kept)
+        except ValueError as err:
+            parser.error(str(err))
     results = run(
         args.quick,
         args.data,
@@ -601,6 +673,8 @@ def main(argv: list[str] | None = None, prog: str = "memae benchmark all") -> No
         image_seeds=args.image_seeds,
         track=args.track,
     )
+    if kept is not None:
+        results = keep_published(results, kept)
     md = markdown(results)
     readme = None if args.quick else args.readme
     publish(results, md, args.out, stem, readme, f"leaderboard{labelled}")
