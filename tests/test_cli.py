@@ -165,6 +165,19 @@ def test_latent_figures_quick(tmp_path):
                  "arrhythmia-compactvae-s2"):  # fmt: skip
         assert (tmp_path / "figures" / f"latent-{name}.png").stat().st_size > 10_000
         assert f"`latent-{name}.png` |" in (tmp_path / "latent-quick.md").read_text()
+    # one part re-run: the MNIST rows are kept, in their order, with the first command
+    marked = {**res, "roc_auc": {**res["roc_auc"], "mnist LatentNormAE code norm": 0.123}}
+    (tmp_path / "latent-quick.json").write_text(json.dumps(marked))
+    assert main([*args, "--parts", "arrhythmia", "--keep-other-parts"]) == 0
+    again = json.loads((tmp_path / "latent-quick.json").read_text())
+    assert list(again["roc_auc"]) == list(res["roc_auc"])
+    assert again["roc_auc"]["mnist LatentNormAE code norm"] == 0.123
+    arr = [k for k in res["roc_auc"] if k.startswith("arrhythmia")]
+    # seeded: the re-run Arrhythmia rows are the first run's
+    assert [again["roc_auc"][k] for k in arr] == [res["roc_auc"][k] for k in arr]
+    assert set(again["kept"]) == {k for k in res["roc_auc"] if k.startswith("mnist")}
+    assert all(k["command"] == res["environment"]["command"] for k in again["kept"].values())
+    assert "Rows kept from an earlier run" in (tmp_path / "latent-quick.md").read_text()
 
 
 def test_errors_are_one_line(files, capsys):

@@ -54,12 +54,14 @@ from benchmarks.runners.baselines import (
 from benchmarks.runners.report import (
     COMPACT_SCORES,
     environment,
+    kept_line,
     other_scores,
     own_scores,
     publish,
     stopping_rule,
     task_record,
 )
+from benchmarks.runners.report import keep_published as report_keep
 from memae import DAGMM, VAE, AutoEncoder, BaseDetector, CompactVAE, LatentNormAE, MemAE
 from memae.datasets import ODDS_NAMES, load_kdd, load_odds
 from memae.evaluation import (
@@ -340,16 +342,7 @@ def keep_published(results: dict[str, Any], published: dict[str, Any]) -> dict[s
     Raises :class:`ValueError` where the two differ in track, methods, seeds or quick
     mode (their parts would not be one table)."""
     check_keepable(results, published)
-    env, earlier = published["environment"], published.get("kept", {})
-    kept = {
-        part: earlier.get(part, {"command": env["command"], "date": env["date"]})
-        for part in published["results"]
-        if part not in results["results"]
-    }
-    out = {**results, "kept": kept}
-    # the parts in their usual order, whichever run each came from
-    both = {**published["results"], **results["results"]}
-    out["results"] = {part: both[part] for part in PARTS if part in both}
+    out = report_keep(results, published, "results", PARTS)
     out["average_rank"] = average_rank(out["results"].get("odds", {}), results["methods"])
     out["average_rank_all"] = average_rank(_columns(out["results"]), results["methods"])
     return out
@@ -428,16 +421,7 @@ def markdown(results: dict[str, Any]) -> str:
             "test set).",
             "",
         ]
-    if results.get("kept"):
-        lines += [
-            "Parts kept from an earlier run, not re-run by the command below: "
-            + "; ".join(
-                f"{part}: `{k['command']}` ({k['date'][:10]})"
-                for part, k in results["kept"].items()
-            )
-            + ".",
-            "",
-        ]
+    lines += kept_line(results.get("kept", {}), "Parts")
     if "odds" in res:
         odds = res["odds"]
         lines += [

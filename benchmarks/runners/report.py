@@ -91,6 +91,34 @@ def write_results(results: dict[str, Any], markdown: str, out_dir: Path, stem: s
     write_text_atomic(out_dir / f"{stem}.md", markdown.rstrip() + "\n")
 
 
+def keep_published(
+    ran: dict[str, Any], published: dict[str, Any], key: str, order: Any
+) -> dict[str, Any]:
+    """``ran`` with every entry of ``published[key]`` that it did not run, in ``order``;
+    ``"kept"`` names each kept entry's command and date (those of the run that produced
+    it, also when it was already kept from an earlier one)."""
+    env, earlier = published["environment"], published.get("kept", {})
+    kept = {
+        name: earlier.get(name, {"command": env["command"], "date": env["date"]})
+        for name in published[key]
+        if name not in ran[key]
+    }
+    both = {**published[key], **ran[key]}
+    return {**ran, key: {name: both[name] for name in order if name in both}, "kept": kept}
+
+
+def kept_line(kept: dict[str, dict[str, str]], what: str) -> list[str]:
+    """The markdown line naming the ``what`` kept from earlier runs (none: no line)."""
+    if not kept:
+        return []
+    return [
+        f"{what} kept from an earlier run, not re-run by the command below: "
+        + "; ".join(f"{name}: `{k['command']}` ({k['date'][:10]})" for name, k in kept.items())
+        + ".",
+        "",
+    ]
+
+
 def publish(
     results: dict[str, Any],
     markdown: str,
