@@ -127,7 +127,7 @@ def _arrhythmia(figs: Path, data: Any, quick: bool) -> dict[str, float]:
 
 
 #: the datasets, each drawing the figures whose keys start with its name
-PARTS = {"mnist": _mnist, "arrhythmia": _arrhythmia}
+PARTS = ("mnist", "arrhythmia")
 
 
 def run(
