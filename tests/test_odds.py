@@ -306,9 +306,7 @@ def test_leaderboard_keeps_the_parts_it_did_not_run(tmp_path, monkeypatch):
 
     # another method list cannot share the table: refused before run is called
     with pytest.raises(SystemExit):
-        leaderboard.main(
-            [*argv[:-3], "--methods", "AE", "--out", str(tmp_path), "--keep-other-parts"]
-        )
+        leaderboard.main([*base, "--methods", "AE", "--keep-other-parts"])
     assert len(calls) == 2
     # without the flag nothing is kept
     leaderboard.main(argv)

@@ -131,7 +131,7 @@ PARTS = ("mnist", "arrhythmia")
 
 
 def run(
-    out: Path, work: Path, data: Any, quick: bool, parts: tuple[str, ...] = tuple(PARTS)
+    out: Path, work: Path, data: Any, quick: bool, parts: tuple[str, ...] = PARTS
 ) -> dict[str, Any]:
     figs = out / "figures"
     aucs: dict[str, float] = {}

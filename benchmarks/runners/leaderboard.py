@@ -337,11 +337,9 @@ def check_keepable(run: dict[str, Any], published: dict[str, Any]) -> None:
 
 def keep_published(results: dict[str, Any], published: dict[str, Any]) -> dict[str, Any]:
     """``results`` with every part of ``published`` that it did not run, each recorded in
-    ``results["kept"]`` with the command and date of the run that produced it.
-
-    Raises :class:`ValueError` where the two differ in track, methods, seeds or quick
-    mode (their parts would not be one table)."""
-    check_keepable(results, published)
+    ``results["kept"]`` with the command and date of the run that produced it, and the
+    ranks recomputed over all parts. :func:`check_keepable` must have passed (``main``
+    checks before any fit)."""
     out = report_keep(results, published, "results", PARTS)
     out["average_rank"] = average_rank(out["results"].get("odds", {}), results["methods"])
     out["average_rank_all"] = average_rank(_columns(out["results"]), results["methods"])
