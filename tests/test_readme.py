@@ -85,8 +85,8 @@ def test_help_does_not_import_torch() -> None:
 RESULT_BLOCKS = {
     "reproducibility", "scaling", "sanity", "kdd", "kdd-raw", "kdd-labelled", "kdd-transfer",
     "mnist", "mnist-labelled", "cifar10", "ped2", "ped2-epochs30", "ped2-speed-64x64",
-    "ped2-speed-128x128", "ped2-epochs10", "ped2-128x128-epochs10", "ped2-score-rule",
-    "leaderboard",
+    "ped2-speed-128x128", "ped2-epochs10", "ped2-128x128-epochs10", "ped2-128x128",
+    "ped2-score-rule", "leaderboard",
     "leaderboard-labelled", "tracks", "latent", "speed", "speed-paired", "speed-compiled",
     "precision", "precision-tabular", "precision-layout", "mnist-3seeds", "precise-bn",
     "mnist-shallow", "cifar10-shallow", "mnist-seed0", "ae-code-width", "targets", "kdd-scaling",
