@@ -113,6 +113,45 @@ def test_patience_counts_epochs_of_at_least_ten_steps():
     assert no_patience.patience_epochs(1) == (None, 50)
 
 
+def test_auto_cap_counts_epochs_of_at_least_ten_steps(monkeypatch):
+    """``epochs="auto"`` caps at AUTO_EPOCHS epochs counted as patience counts them:
+    32 rows in batches of 8 (4 steps) run ceil(10 / 4) = 3 passes an epoch, in batches of
+    2 (16 steps) one; an int is taken as given; anything else is refused."""
+    from memae.training import config as train_config
+
+    auto = TrainConfig(epochs="auto", batch_size=8, lr=0.01)
+    assert train_config.AUTO_EPOCHS == 500
+    assert [auto.max_epochs(s) for s in (1, 3, 4, 9, 10, 200)] == [5000, 2000, 1500, 1000, 500, 500]
+    assert TrainConfig(epochs=7, batch_size=8, lr=0.01).max_epochs(1) == 7
+    assert TrainConfig(epochs=np.int64(7), batch_size=8, lr=0.01).max_epochs(1) == 7
+    for bad in (0, -1, True, 2.5, "all", None):
+        with pytest.raises(ValueError, match="epochs must be an int >= 1 or 'auto'"):
+            TrainConfig(epochs=bad, batch_size=8, lr=0.01)
+    monkeypatch.setattr(train_config, "AUTO_EPOCHS", 2)
+
+    def loss_fn(m, batch):
+        return {"loss": (m(batch) - batch).pow(2).mean()}
+
+    for batch_size, passes in ((8, 6), (2, 2)):
+        cfg = TrainConfig(epochs="auto", batch_size=batch_size, lr=0.01)
+        res = train(nn.Linear(2, 2), torch.randn(32, 2), loss_fn, cfg)
+        assert len(res.history) == passes and not res.stopped_early
+
+
+def test_detectors_default_to_the_auto_cap(planted, monkeypatch):
+    """The default cap is "auto": 200 rows are one step an epoch at the default batch
+    size, so a fit that patience does not stop runs ten passes per counted epoch."""
+    from memae.training import config as train_config
+
+    det = AutoEncoder(hidden_dims=(8,), latent_dim=2, patience=None, random_state=0)
+    assert det.epochs == "auto"
+    with pytest.raises(ValueError, match="epochs"):
+        AutoEncoder(epochs="forever").fit(planted[0])
+    monkeypatch.setattr(train_config, "AUTO_EPOCHS", 60)  # 600 passes of one step, quick
+    det.fit(planted[0][:200])
+    assert len(det.history_) == 600 and not det.stopped_early_
+
+
 def test_plateau_schedule_drops_the_rate_after_half_the_patience():
     """A validation loss that never improves after epoch 1, patience 4: the rate drops
     by 10x after bad epochs 2 and 4 would, but epoch 5 (bad epoch 4) stops instead."""

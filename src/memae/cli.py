@@ -664,7 +664,12 @@ def _add_fit(sub: argparse._SubParsersAction) -> None:
         metavar="FILE.json",
         help="detector parameters as a JSON object (after --preset, before the options below)",
     )
-    p.add_argument("--epochs", type=int, help="at most this many epochs")
+    p.add_argument(
+        "--epochs",
+        type=int,
+        help='at most this many passes over the rows (default: the detector\'s "auto" cap, '
+        "500 epochs of at least 10 optimiser steps)",
+    )
     p.add_argument("--batch-size", type=int)
     p.add_argument("--lr", type=float)
     p.add_argument(

@@ -69,9 +69,13 @@ default="standard"
         ``log(1 + x)`` on heavy-tailed numeric columns before ``preprocessing``:
         the columns listed, or with True every numeric column whose training values
         are all >= 0.
-    epochs : int, default=500
+    epochs : int or "auto", default="auto"
         Maximum number of epochs: a generous cap, training normally ends earlier
-        by ``patience`` (``stopped_early_`` says which).
+        by ``patience`` (``stopped_early_`` says which). ``"auto"``: 500 epochs of
+        at least 10 optimiser steps, the unit ``patience`` counts in; that is 500
+        passes over the training rows where they make 10 or more batches, and
+        ``500 * ceil(10 / batches)`` passes where they make fewer (5,000 on a table
+        of one batch). An int caps the passes at exactly that number.
     batch_size : int, default=256
     lr : float, default=1e-3
         Adam learning rate.
@@ -130,7 +134,7 @@ default="standard"
         categorical: str | Sequence[str] | None = "auto",
         min_frequency: float | None = None,
         log1p: bool | Sequence[str] = False,
-        epochs: int = 500,
+        epochs: int | Literal["auto"] = "auto",
         batch_size: int = 256,
         lr: float = 1e-3,
         weight_decay: float = 0.0,

@@ -16,7 +16,7 @@ import math
 import os
 from abc import ABCMeta, abstractmethod
 from collections.abc import Callable, Iterator, Sequence
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Literal
 
 import numpy as np
 import torch
@@ -215,7 +215,7 @@ class BaseDetector(DecisionMixin, ExplainMixin, BaseEstimator, metaclass=ABCMeta
             None,
         ],
         "log1p": ["boolean", "array-like"],
-        "epochs": [positive_int()],
+        "epochs": [positive_int(), StrOptions({"auto"})],
         "batch_size": [positive_int()],
         "lr": [positive()],
         "weight_decay": [non_negative()],
@@ -254,7 +254,7 @@ class BaseDetector(DecisionMixin, ExplainMixin, BaseEstimator, metaclass=ABCMeta
         categorical: str | Sequence[str] | None = "auto",
         min_frequency: float | None = None,
         log1p: bool | Sequence[str] = False,
-        epochs: int = 500,
+        epochs: int | Literal["auto"] = "auto",
         batch_size: int = 256,
         lr: float = 1e-3,
         weight_decay: float = 0.0,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Literal
 
 import torch
 from torch import Tensor, nn
@@ -89,7 +89,7 @@ precision, random_state, verbose
         categorical: str | Sequence[str] | None = "auto",
         min_frequency: float | None = None,
         log1p: bool | Sequence[str] = False,
-        epochs: int = 500,
+        epochs: int | Literal["auto"] = "auto",
         batch_size: int = 256,
         lr: float = 1e-3,
         weight_decay: float = 0.0,

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Literal
 
 import numpy as np
 import torch
@@ -81,7 +81,7 @@ precision, random_state, verbose
         categorical: str | Sequence[str] | None = "auto",
         min_frequency: float | None = None,
         log1p: bool | Sequence[str] = False,
-        epochs: int = 500,
+        epochs: int | Literal["auto"] = "auto",
         batch_size: int = 256,
         lr: float = 1e-3,
         weight_decay: float = 0.0,

@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from numbers import Integral
 from typing import Literal
 
 from torch import Tensor, nn
@@ -36,6 +37,8 @@ LR_SCHEDULES: tuple[str, ...] = ("constant", "plateau")
 PLATEAU_FACTOR = 0.1
 #: patience counts epochs of at least this many optimiser steps (see ``TrainConfig.patience``)
 MIN_STEPS_PER_EPOCH = 10
+#: ``epochs="auto"``: at most this many epochs of at least :data:`MIN_STEPS_PER_EPOCH` steps
+AUTO_EPOCHS = 500
 
 
 @dataclass(frozen=True)
@@ -44,8 +47,13 @@ class TrainConfig:
 
     Parameters
     ----------
-    epochs : int
-        Maximum number of passes over the training rows.
+    epochs : int or "auto"
+        Maximum number of passes over the training rows. ``"auto"``: at most
+        :data:`AUTO_EPOCHS` (500) epochs counted as :attr:`patience` counts them, in
+        epochs of at least :data:`MIN_STEPS_PER_EPOCH` (10) optimiser steps: 500
+        passes where an epoch has 10 or more batches, ``500 * ceil(10 / steps)``
+        passes where it has fewer (5,000 on a table of one batch; :meth:`max_epochs`).
+        An int is taken as given.
     batch_size : int
         Mini-batch size (the last, smaller batch of an epoch is kept).
     lr : float
@@ -92,7 +100,7 @@ class TrainConfig:
         ``monitor``. The rate lives in the optimiser's state, so checkpoints resume it.
     """
 
-    epochs: int
+    epochs: int | Literal["auto"]
     batch_size: int
     lr: float
     weight_decay: float = 0.0
@@ -105,8 +113,9 @@ class TrainConfig:
     lr_schedule: LRSchedule = "constant"
 
     def __post_init__(self) -> None:
-        if self.epochs < 1:
-            raise ValueError(f"epochs must be >= 1, got {self.epochs}")
+        whole = isinstance(self.epochs, Integral) and not isinstance(self.epochs, bool)
+        if self.epochs != "auto" and not (whole and self.epochs >= 1):
+            raise ValueError(f"epochs must be an int >= 1 or 'auto', got {self.epochs!r}")
         if self.batch_size < 1:
             raise ValueError(f"batch_size must be >= 1, got {self.batch_size}")
         if not self.lr > 0:
@@ -133,13 +142,25 @@ class TrainConfig:
         ``patience`` (at least 1; 5 without early stopping)."""
         return 5 if self.patience is None else max(1, self.patience // 2)
 
+    def max_epochs(self, steps_per_epoch: int) -> int:
+        """The cap in passes: ``epochs`` itself, or for ``"auto"`` :data:`AUTO_EPOCHS`
+        stretched as :meth:`patience_epochs` stretches the patience."""
+        if self.epochs != "auto":
+            return self.epochs
+        return AUTO_EPOCHS * _stretch(steps_per_epoch)
+
     def patience_epochs(self, steps_per_epoch: int) -> tuple[int | None, int]:
         """``(patience, plateau_patience)`` in epochs of ``steps_per_epoch`` steps: both
         stretched by ``ceil(MIN_STEPS_PER_EPOCH / steps_per_epoch)`` where an epoch is
         shorter than :data:`MIN_STEPS_PER_EPOCH` steps, unchanged otherwise."""
-        k = max(1, math.ceil(MIN_STEPS_PER_EPOCH / max(1, steps_per_epoch)))
+        k = _stretch(steps_per_epoch)
         patience = None if self.patience is None else self.patience * k
         return patience, self.plateau_patience * k
+
+
+def _stretch(steps_per_epoch: int) -> int:
+    """Passes that make one epoch of at least :data:`MIN_STEPS_PER_EPOCH` steps."""
+    return max(1, math.ceil(MIN_STEPS_PER_EPOCH / max(1, steps_per_epoch)))
 
 
 @dataclass
