@@ -144,9 +144,9 @@ def train(
     # random order; without one they are in file order, which may be sorted (video)
     bn_idx = train_idx if val_idx is not None else _shuffled(train_idx, config.seed)
     opt = (optimizer or partial(adam, lr=config.lr, weight_decay=config.weight_decay))(model)
-    steps_per_epoch = math.ceil(len(train_idx) / config.batch_size)
-    epochs = config.max_epochs(steps_per_epoch)
-    run = _Run(model, opt, config, checkpoint_dir, device, steps_per_epoch, epochs)
+    run = _Run(
+        model, opt, config, checkpoint_dir, device, math.ceil(len(train_idx) / config.batch_size)
+    )
     if checkpoint_dir is not None:
         run.run_id = ckpt.fingerprint(model, data, config) + identity + monitor_id
         if resume:
@@ -158,7 +158,7 @@ def train(
         )
     par = _parallel(model, device, len(train_idx), val_idx, config)
     bar = tqdm(
-        total=epochs,
+        total=run.epochs,
         initial=run.start_epoch,
         desc="fit",
         unit="epoch",
@@ -168,7 +168,7 @@ def train(
     devices = [device.index or 0] if device.type == "cuda" else []
     # fork_rng: the seeding below must not leak into the caller's global RNG state.
     with torch.random.fork_rng(devices=devices), bar:
-        for epoch in range(run.start_epoch, epochs):
+        for epoch in range(run.start_epoch, run.epochs):
             if run.stop.stopped:
                 break
             order = _epoch_order(epoch, train_idx, par.sampler, config)
@@ -195,10 +195,9 @@ class _Run:
         checkpoint_dir: str | os.PathLike | None,
         device: torch.device,
         steps_per_epoch: int,
-        epochs: int,
     ) -> None:
         self.model, self.opt, self.config, self.device = model, opt, config, device
-        self.epochs = epochs  # the cap in passes (TrainConfig.max_epochs)
+        self.epochs = config.max_epochs(steps_per_epoch)  # the cap in passes
         self.dir = Path(checkpoint_dir) if checkpoint_dir is not None else None
         self.result = TrainResult()
         # patience counts epochs of at least MIN_STEPS_PER_EPOCH steps (TrainConfig.patience)
