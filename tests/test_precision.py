@@ -260,7 +260,7 @@ def test_cli_fit_takes_the_precision(tmp_path):
 
 
 def test_scoring_batches_grow_with_free_gpu_memory(monkeypatch):
-    """On CPU a scoring batch holds about 4M input floats; on a GPU it is sized from the
+    """On CPU a scoring batch holds about 512k input floats; on a GPU it is sized from the
     free memory (mem_get_info, stubbed here: no GPU in CI), never below the CPU size."""
     import memae.detectors.base as base
 
@@ -317,6 +317,34 @@ def test_paired_overhead_benchmark(kdd, tmp_path):
         ratio = med["MemAE"]["train"] / med["AE"]["train"] - 1
         assert row["memae_extra_train"] == pytest.approx(ratio)
     assert "| kdd | 1024 |" in (tmp_path / "speed-paired-quick.md").read_text()
+
+
+def test_scoring_batches_benchmark(kdd, tmp_path, monkeypatch):
+    """--scoring-batches on KDD rows: each budget's batch is 2^b input floats in whole
+    rows, the default is the library's, and the markdown's last column is the default's
+    throughput over the former 2^22's."""
+    import json
+
+    from benchmarks.runners import speed
+
+    import memae.detectors.base as base
+
+    from .conftest import data_root
+
+    monkeypatch.setattr(speed, "SCORING", {"kdd": (None, 3000, 3000)})
+    speed.main(["--scoring-batches", "--quick", "--out", str(tmp_path), "--data", str(data_root())])
+    res = json.loads((tmp_path / "speed-scoring-batches-quick.json").read_text())
+    assert set(res["scoring_batches"]) == {"kdd AE", "kdd MemAE"}
+    d = 118  # KDD's one-hot encoded features
+    for row in res["scoring_batches"].values():
+        assert row["batch"] == {str(b): 2**b // d for b in speed.SCORING_BUDGETS}
+        assert row["default_batch"] == base._INFERENCE_ELEMENTS // d
+        assert all(v > 0 for v in row["per_s"].values())
+    ae = res["scoring_batches"]["kdd AE"]["per_s"]
+    b = base._INFERENCE_ELEMENTS.bit_length() - 1  # the default budget's exponent
+    md = (tmp_path / "speed-scoring-batches-quick.md").read_text()
+    assert f"| {ae[str(b)] / ae['22']:.2f}x |" in md
+    assert f"**{ae[str(b)]:,.0f}** ({2**b // d})" in md
 
 
 def test_compiled_benchmark(kdd, tmp_path, monkeypatch):

@@ -22,7 +22,8 @@ training step (from the profiler).
 in ``speed-cuda.json``; ``benchmarks/device_session.py`` runs it on a lent GPU).
 ``--paired`` times MemAE's overhead over the AE by alternating single steps;
 ``--compiled`` times ``torch.compile`` (inductor) against eager PyTorch the same way,
-with the first, compiling step timed apart in a fresh cache.
+with the first, compiling step timed apart in a fresh cache. ``--scoring-batches``
+times CPU scoring against the size of a scoring batch (what the default is chosen by).
 
 Run ``python benchmarks/speed.py`` (or ``memae benchmark speed``).
 """
@@ -393,6 +394,79 @@ def paired_overhead(data: str | None = None, quick: bool = False) -> dict[str, A
     return out
 
 
+#: scoring-batch timing: preset -> (input shape or None for KDD rows, samples, quick samples)
+SCORING = {"kdd": (None, 200_000, 20_000), "mnist": ((28, 28), 4000, 400),
+           "cifar10": ((32, 32, 3), 1000, 100), "ped2-cpu": ((1, 16, 64, 64), 48, 8)}  # fmt: skip
+#: input floats per CPU scoring batch that are timed (2^22 was the default before 2^19)
+SCORING_BUDGETS = (17, 18, 19, 20, 21, 22)
+
+
+def scoring_batches(data: str | None = None, quick: bool = False) -> dict[str, Any]:
+    """``decision_function``'s throughput on CPU when a scoring batch holds ``2^b`` input
+    floats, for every ``b`` of :data:`SCORING_BUDGETS`, AE and MemAE of each preset of
+    :data:`SCORING` (fitted one epoch; KDD rows or random images of the preset's size).
+    The budgets alternate within every round and each keeps its fastest round."""
+    from memae.detectors.base import _INFERENCE_ELEMENTS
+
+    rounds = 1 if quick else 5
+    out: dict[str, Any] = {}
+    for preset, (shape, n_full, n_quick) in SCORING.items():
+        n = n_quick if quick else n_full
+        if shape is None:
+            X, _ = load_kdd(data)
+            X = X[:n]
+        else:
+            X = np.random.default_rng(0).integers(0, 256, (n, *shape), dtype=np.uint8)
+        fit_rows = X[: min(n, 4096 if shape is None else max(16, n // 16))]
+        for name, cls in MODELS.items():
+            det = cls.from_preset(preset, epochs=1, validation_fraction=0.0, device="cpu",
+                                  random_state=0).fit(fit_rows)  # fmt: skip
+            per_sample = int(np.prod(det.sample_shape_))
+            sizes = {b: max(1, 2**b // per_sample) for b in SCORING_BUDGETS}
+            best = dict.fromkeys(sizes, float("inf"))
+            det.decision_function(X[:64])  # warm-up
+            for _ in range(rounds):
+                for b, bs in sizes.items():
+                    t0 = time.perf_counter()
+                    det.decision_function(X, batch_size=bs)
+                    best[b] = min(best[b], time.perf_counter() - t0)
+            out[f"{preset} {name}"] = {
+                "samples": n,
+                "default_batch": det._default_batch_size(),
+                "default_budget_log2": int(np.log2(_INFERENCE_ELEMENTS)),
+                "batch": {str(b): sizes[b] for b in sizes},
+                "per_s": {str(b): n / t for b, t in best.items()},
+            }
+    return out
+
+
+def scoring_batches_markdown(res: dict[str, Any]) -> str:
+    env = res["environment"]
+    rows = res["scoring_batches"]
+    first = next(iter(rows.values()))
+    default, former = first["default_budget_log2"], max(SCORING_BUDGETS)
+    head = " | ".join(f"2^{b}" for b in SCORING_BUDGETS)
+    lines = [
+        "Scoring throughput on CPU (samples/s; `ped2-cpu`: 16-frame clips) against the input "
+        "floats a scoring batch holds (rows per batch in brackets), best of interleaved "
+        f"rounds, on {env['cpu']}, {res['threads']} torch threads; `{env['command']}`. "
+        f"The default, in bold, is 2^{default} (2 MB of float32 input); it was 2^{former}:",
+        "",
+        f"| preset | model | {head} | default vs 2^{former} |",
+        "|---|---|" + "---|" * (len(SCORING_BUDGETS) + 1),
+    ]
+    for key, r in rows.items():
+        preset, model = key.rsplit(" ", 1)
+        cells = " | ".join(
+            (f"**{r['per_s'][str(b)]:,.0f}**" if b == default else f"{r['per_s'][str(b)]:,.0f}")
+            + f" ({r['batch'][str(b)]})"
+            for b in SCORING_BUDGETS
+        )
+        gain = r["per_s"][str(default)] / r["per_s"][str(former)]
+        lines.append(f"| {preset} | {model} | {cells} | {gain:.2f}x |")
+    return "\n".join(lines)
+
+
 #: presets of the compiled timing (those of issue 20's overhead target)
 COMPILED = {"kdd": (None, 200), "mnist": ((28, 28), 40)}
 
@@ -687,6 +761,11 @@ def main(argv: list[str] | None = None, prog: str = "memae benchmark speed") -> 
         help="only eager against torch.compile, AE and MemAE, kdd and mnist (speed-compiled)",
     )
     parser.add_argument(
+        "--scoring-batches",
+        action="store_true",
+        help="only CPU scoring throughput against the scoring batch's size (speed-scoring-batches)",
+    )
+    parser.add_argument(
         "--device",
         default="cpu",
         help="where the main run (KDD and conv presets) trains and scores: cpu or cuda "
@@ -694,6 +773,7 @@ def main(argv: list[str] | None = None, prog: str = "memae benchmark speed") -> 
     )
     args = parser.parse_args(argv)
     modes = {
+        "scoring_batches": ("speed-scoring-batches", scoring_batches, scoring_batches_markdown),
         "compiled": ("speed-compiled", compiled_steps, compiled_markdown),
         "paired": ("speed-paired", paired_overhead, paired_markdown),
     }
