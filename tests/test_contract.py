@@ -275,3 +275,19 @@ def test_model_specific_constraints(cls, params, name):
 
     with pytest.raises(InvalidParameterError, match=f"'{name}' parameter of {cls}"):
         DETECTORS[cls](**params).fit(np.zeros((20, 3)))
+
+
+def test_finite_check_per_block(monkeypatch):
+    """check_array clears a block by its sum: a sum that overflows float32 on finite
+    values is no error, while NaN and +/-inf (whose sum is NaN) are found in every
+    block, counted by row and located at the first bad row."""
+    import memae.validation as validation
+
+    monkeypatch.setattr(validation, "_CHECK_ELEMENTS", 8)  # blocks of 2 rows of 4 values
+    big = np.full((6, 4), 3e38, dtype=np.float32)  # finite; a block's sum is inf
+    assert np.isinf(big[:2].sum())
+    np.testing.assert_array_equal(validation.check_array(big)[0], big)
+    bad = np.zeros((6, 4), dtype=np.float32)
+    bad[3, 0], bad[3, 1], bad[5, 2] = np.inf, -np.inf, np.nan
+    with pytest.raises(ValueError, match=r"contains NaN and inf .* in 2 row\(s\), first at row 3"):
+        validation.check_array(bad)

@@ -154,3 +154,22 @@ def test_changing_the_score_after_fit_changes_scores_and_refuses_fitted_decision
     np.testing.assert_array_equal(det.predict(X[:20]), (squared > threshold).astype(np.int64))
     det.save(tmp_path / "m")
     assert memae.load(tmp_path / "m").score_method == "squared"
+
+
+def test_squared_error_matches_the_two_pass_formula_bit_for_bit():
+    """``squared_error`` (one fused ``mse_loss`` pass) gives the values and the gradients
+    of ``(x - x_hat).pow(2).mean`` exactly, so seeded fits and scores are unchanged."""
+    import torch
+
+    from memae.nn import squared_error
+
+    g = torch.Generator().manual_seed(0)
+    x0, y0 = torch.randn(64, 3, 5, 7, generator=g), torch.randn(64, 3, 5, 7, generator=g) * 3
+    got, ref = [], []
+    for fn, out in ((squared_error, got), (lambda a, b: (a - b).pow(2).flatten(1).mean(1), ref)):
+        x, y = x0.clone().requires_grad_(), y0.clone().requires_grad_()
+        value = fn(x, y)
+        (value * torch.arange(64.0)).sum().backward()  # unequal weights per sample
+        out += [value.detach(), x.grad, y.grad]
+    for a, b in zip(got, ref, strict=True):
+        assert torch.equal(a, b)

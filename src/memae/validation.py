@@ -150,6 +150,10 @@ def _check_finite(arr: np.ndarray, name: str) -> None:
     n_bad, first, has_nan, has_inf = 0, -1, False, False
     for start in range(0, len(arr), step):
         block = arr[start : start + step].reshape(-1, per_row)
+        # Fast path: a NaN or inf makes the sum non-finite, so a finite sum clears the
+        # block in one pass without a mask (a sum that overflows takes the slow path).
+        if np.isfinite(block.sum()):
+            continue
         bad_rows = ~np.isfinite(block).all(axis=1)
         if not bad_rows.any():
             continue

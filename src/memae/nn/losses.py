@@ -6,6 +6,7 @@ from __future__ import annotations
 import math
 
 import torch
+import torch.nn.functional as F
 from torch import Tensor
 
 __all__ = [
@@ -29,8 +30,11 @@ def squared_error(x: Tensor, x_hat: Tensor) -> Tensor:
 
     The mean (not the sum) over features/pixels keeps the scale independent of
     the input size; as a score it ranks samples exactly as ``||x - x_hat||^2`` does.
+    ``mse_loss`` computes ``(x_hat - x)^2`` in one pass instead of two, with the same
+    values and gradients as ``(x - x_hat).pow(2)`` bit for bit (only signs differ
+    before the square).
     """
-    return (x - x_hat).pow(2).flatten(1).mean(dim=1)
+    return F.mse_loss(x_hat, x, reduction="none").flatten(1).mean(dim=1)
 
 
 def location_l2_error(x: Tensor, x_hat: Tensor) -> Tensor:
