@@ -53,8 +53,8 @@ from memae.validation import check_array
 SELECTION_METRICS = {"roc_auc": roc_auc_score, "average_precision": average_precision_score}
 
 # Floats of input per scoring batch on CPU (2 MB). Smaller batches keep the activations
-# near the caches: against 16 MB batches, this scored the KDD MLP 1.2-1.3x, the `mnist` and
-# `ped2-cpu` conv networks 1.7-2x and `cifar10` 1.2-1.4x as fast on 2 cores
+# near the caches: against 16 MB batches, this scored the KDD MLP 1.3-1.8x, the `mnist` and
+# `ped2-cpu` conv networks 1.7x and `cifar10` 1.4-1.6x as fast on 2 cores
 # (`python benchmarks/speed.py --scoring-batches`).
 _INFERENCE_ELEMENTS = 1 << 19
 # On a GPU, a scoring batch's input may take this share of the free memory (the
