@@ -336,3 +336,24 @@ def test_toll_presets():
     assert det.epochs * 6 == 1998 and cifar.epochs * 100 == 2000 and arr.epochs * 3 == 2001
     with pytest.raises(ValueError, match="no configuration for model"):
         AutoEncoder.from_preset("toll-mnist")
+
+
+def test_scaler_is_the_two_step_formula_bit_for_bit():
+    """The scaler's in-place multiply gives ``(x - offset) * scale`` exactly (tables and
+    images), and leaves the caller's batch untouched."""
+    from memae.preprocessing import Scaler
+
+    rng = np.random.default_rng(0)
+    X = rng.normal(3, 7, (64, 9)).astype(np.float32)
+    images = rng.integers(0, 256, (16, 8, 8, 3), dtype=np.uint8)
+    for data, method in ((X, "standard"), (X, "minmax"), (images, "image-standard")):
+        scaler = Scaler.fit(data, method)
+        batch = torch.from_numpy(data.copy())
+        want = (batch.to(torch.float32) - torch.from_numpy(scaler.offset)) * torch.from_numpy(
+            scaler.scale
+        )
+        got = scaler(batch)
+        if data.ndim == 4:  # (N, H, W, C) images come out channels first
+            got = got.permute(0, 2, 3, 1)
+        assert torch.equal(got, want)
+        np.testing.assert_array_equal(batch.numpy(), data)
