@@ -299,3 +299,61 @@ def test_finite_check_per_block(monkeypatch):
     ):
         warnings.simplefilter("error")
         validation.check_array(bad)
+
+
+@pytest.mark.parametrize("value", [np.nan, np.inf, -np.inf])
+def test_nan_or_inf_input_raises_as_check_array_does(fitted, planted, value, monkeypatch):
+    """Every detector refuses NaN/inf input with check_array's message, whether it checks
+    the input first or (AE and MemAE: :meth:`_nan_propagates`) only once a score is not
+    finite; the bad cells sit in a later batch, so a lazy check must find them there."""
+    import memae.detectors.base as base
+    import memae.validation as validation
+
+    X = planted[1].copy()
+    X[250, 3] = X[390, 0] = value
+    with pytest.raises(ValueError) as expected:
+        validation.check_array(X)
+    calls = []
+    monkeypatch.setattr(
+        base, "check_finite", lambda *a: calls.append(1) or validation.check_finite(*a)
+    )
+    with pytest.raises(ValueError) as got:
+        fitted.decision_function(X, batch_size=64)
+    assert str(got.value) == str(expected.value) and "in 2 row(s), first at row 250" in str(
+        got.value
+    )
+    # a lazy detector checks the input once, when the batch of row 250 scores non-finite
+    assert len(calls) == (1 if fitted._nan_propagates() else 0)
+    calls.clear()
+    fitted.decision_function(planted[1], batch_size=64)  # finite input: no second pass
+    assert calls == []
+
+
+def test_nan_propagates_is_true_of_the_scores(fitted, planted):
+    """A detector that skips the up-front NaN/inf check must score every row holding
+    NaN or +/-inf in any one value as non-finite (and leave the other rows finite)."""
+    if not fitted._nan_propagates():
+        pytest.skip(f"{type(fitted).__name__} checks its input before scoring")
+    X = np.repeat(planted[1][:4], 3 * 12, axis=0)
+    for i, (value, col) in enumerate((v, c) for v in (np.nan, np.inf, -np.inf) for c in range(12)):
+        X[4 * i + (i % 4), col] = value  # one bad value in each group of 4 rows
+    bad = ~np.isfinite(X).all(axis=1)
+    with pytest.raises(FloatingPointError):
+        fitted._scores(X)  # the unchecked path's scores, before any input check
+    import torch
+
+    with torch.inference_mode():
+        scores = np.concatenate([fitted._score_batch(fitted.network_, b).numpy()
+                                 for _, b in fitted._batches(X, 64)])  # fmt: skip
+    np.testing.assert_array_equal(~np.isfinite(scores), bad)
+
+
+def test_finite_input_beyond_float32_still_names_the_range():
+    """Finite input whose scores overflow passes the lazy input check and is reported
+    as out of range (FloatingPointError), as before the check became lazy."""
+    rng = np.random.default_rng(0)
+    det = memae.AutoEncoder(**SMALL, preprocessing=None).fit(rng.normal(size=(300, 12)))
+    X = rng.normal(size=(10, 12)).astype(np.float32)
+    X[7] = 3e38
+    with pytest.raises(FloatingPointError, match=r"for 1 row\(s\) \(first: \[7\]\).*range"):
+        det.decision_function(X)

@@ -31,6 +31,7 @@ def check_array(
     feature_names: Sequence[str] | None = None,
     estimator: str = "the detector",
     sample_shape: tuple[int, ...] | None = None,
+    finite: bool = True,
 ) -> tuple[np.ndarray, list[str] | None]:
     """Validate input and return it as a C-contiguous array.
 
@@ -41,6 +42,11 @@ def check_array(
     lists. Returns float32, except that ``uint8`` images and clips stay ``uint8``
     (4x smaller; they are converted batch by batch by the preprocessing), and the
     column names (``None`` unless ``X`` is a DataFrame).
+
+    With ``finite=False`` an array's values are not checked for NaN/inf here: the
+    caller must then do it (:func:`check_finite`) once its result shows a non-finite
+    value, as a reconstruction score does for any row holding one. Clip frames are
+    always checked.
 
     Raises
     ------
@@ -54,7 +60,7 @@ def check_array(
         if X.dtype.kind not in "biuf":
             raise ValueError(f"{name}'s frames have non-numeric dtype {X.dtype}")
         if X.dtype.kind == "f":
-            _check_finite(X.frames, f"{name}'s frames")
+            check_finite(X.frames, f"{name}'s frames")
         return X, None
     if hasattr(X, "tocsr") or type(X).__module__.startswith("scipy.sparse"):
         raise ValueError(
@@ -113,7 +119,8 @@ def check_array(
     with np.errstate(over="ignore"):  # too large for float32 -> inf, reported below
         # No copy when X is already C-contiguous float32 (a memory-mapped file included).
         arr = np.ascontiguousarray(arr, dtype=np.float32)
-    _check_finite(arr, name)
+    if finite:
+        check_finite(arr, name)
     return arr, names
 
 
@@ -143,8 +150,9 @@ def _check_shape(
         )
 
 
-def _check_finite(arr: np.ndarray, name: str) -> None:
-    """Raise on NaN/inf, checking a block of rows at a time (no full-size mask)."""
+def check_finite(arr: np.ndarray, name: str = "X") -> None:
+    """Raise ``ValueError`` on NaN/inf, naming how many rows hold them and the first,
+    checking a block of rows at a time (no full-size mask)."""
     per_row = max(1, int(np.prod(arr.shape[1:])))
     step = max(1, _CHECK_ELEMENTS // per_row)
     n_bad, first, has_nan, has_inf = 0, -1, False, False

@@ -47,7 +47,7 @@ from memae.preprocessing import Preprocessing, Scaler, network_shape
 from memae.readers import DEFAULT_CHUNKSIZE, iter_table
 from memae.training import TrainConfig, adam, split_rows, train
 from memae.training.config import LR_SCHEDULES, LRSchedule
-from memae.validation import check_array
+from memae.validation import check_array, check_finite
 
 #: labelled metrics for ``fit(validation_data=...)`` (higher is better)
 SELECTION_METRICS = {"roc_auc": roc_auc_score, "average_precision": average_precision_score}
@@ -625,7 +625,11 @@ class BaseDetector(DecisionMixin, ExplainMixin, BaseEstimator, metaclass=ABCMeta
         -------
         ndarray of shape (n_samples,), float64
         """
-        return self._scores(self._check_input(X, names=True), batch_size)
+        # Where every input value enters the score, NaN/inf input shows in the scores, so
+        # the input is checked only then (one pass over X fewer, about 8% of scoring KDD).
+        lazy = self._nan_propagates()
+        arr = self._check_input(X, names=True, finite=not lazy)
+        return self._scores(arr, batch_size, unchecked=lazy)
 
     def iter_scores(
         self,
@@ -715,13 +719,27 @@ class BaseDetector(DecisionMixin, ExplainMixin, BaseEstimator, metaclass=ABCMeta
             batch = host_tensor(arr[start : start + bs], pinned)
             yield start, self.scaler_(batch.to(self.device_, non_blocking=True))
 
+    def _nan_propagates(self) -> bool:
+        """Whether NaN or inf anywhere in a sample always makes its score non-finite (the
+        score reads every input value); then ``decision_function`` checks the input for
+        them only when a score is not finite."""
+        return False
+
     @torch.inference_mode()
-    def _scores(self, arr: np.ndarray, batch_size: int | None = None) -> np.ndarray:
+    def _scores(
+        self, arr: np.ndarray, batch_size: int | None = None, unchecked: bool = False
+    ) -> np.ndarray:
+        """Scores of the checked ``arr``; with ``unchecked``, its values were not checked
+        for NaN/inf (:meth:`_nan_propagates`): a non-finite score then checks them, and
+        raises as :func:`memae.validation.check_array` does."""
         out = np.empty(len(arr), dtype=np.float64)
         if self.device_.type == "cpu":
             for start, batch in self._batches(arr, batch_size):
-                scores = self._score_batch(self.network_, batch)
-                out[start : start + len(batch)] = scores.double().numpy()
+                scores = out[start : start + len(batch)]
+                scores[:] = self._score_batch(self.network_, batch).double().numpy()
+                if unchecked and not np.isfinite(scores).all():  # stop at the first bad batch
+                    check_finite(arr)
+                    unchecked = False  # finite input: the scores overflowed (below)
         else:  # on a GPU the scores stay there until the end: one host sync, not one a batch
             parts = [
                 self._score_batch(self.network_, b).double()
@@ -729,6 +747,8 @@ class BaseDetector(DecisionMixin, ExplainMixin, BaseEstimator, metaclass=ABCMeta
             ]
             out[:] = torch.cat(parts).cpu().numpy()
         if not np.isfinite(out).all():
+            if unchecked:
+                check_finite(arr)
             raise FloatingPointError(self._non_finite_reason(arr, out))
         return out
 
@@ -882,14 +902,16 @@ class BaseDetector(DecisionMixin, ExplainMixin, BaseEstimator, metaclass=ABCMeta
             self.calibration_scores_ = calibration.numpy().astype(np.float64)
 
     # --------------------------------------------------------------------- helpers
-    def _check_input(self, X: Any, *, names: bool = False) -> Any:
-        """``X`` checked against the fitted sample shape (and column names if ``names``)."""
+    def _check_input(self, X: Any, *, names: bool = False, finite: bool = True) -> Any:
+        """``X`` checked against the fitted sample shape (and column names if ``names``),
+        and for NaN/inf unless not ``finite`` (see :meth:`_scores`)."""
         self._check_fitted()
         arr, _ = check_array(
             self._encode(X),
             sample_shape=self.sample_shape_,
             feature_names=self._checked_names() if names else None,
             estimator=f"this {type(self).__name__}",
+            finite=finite,
         )
         return arr
 
@@ -972,6 +994,12 @@ class ReconstructionMixin:
         if getattr(self, "score_method", "squared") == "location_l2":
             return location_l2_error, location_l2_parts
         return squared_error, squared_error_parts
+
+    def _nan_propagates(self) -> bool:
+        """The reconstruction error reads every input value: a NaN/inf one makes its
+        sample's squared (or location-norm) error non-finite, whatever the network
+        returns. A detector with its own score must say for itself."""
+        return type(self)._score_batch is ReconstructionMixin._score_batch
 
     def _score_batch(self, model: nn.Module, batch: Tensor) -> Tensor:
         """The per-sample reconstruction error (AE and MemAE)."""
