@@ -311,12 +311,20 @@ def test_paired_overhead_benchmark(kdd, tmp_path):
     speed.main(["--paired", "--quick", "--out", str(tmp_path), "--data", str(data_root())])
     res = json.loads((tmp_path / "speed-paired-quick.json").read_text())
     assert set(res["paired"]) == {"kdd", "mnist", "cifar10", "ped2-cpu"}
-    for row in res["paired"].values():
-        med = row["median_seconds"]
-        assert all(med[m][k] > 0 for m in ("AE", "MemAE") for k in ("train", "score"))
-        ratio = med["MemAE"]["train"] / med["AE"]["train"] - 1
-        assert row["memae_extra_train"] == pytest.approx(ratio)
-    assert "| kdd | 1024 |" in (tmp_path / "speed-paired-quick.md").read_text()
+    md = (tmp_path / "speed-paired-quick.md").read_text()
+    for preset, main in res["paired"].items():
+        # "auto" everywhere; where it is bf16, a float32 row of the same preset as well
+        bf16 = preset != "kdd" and native_bf16_cpu()
+        assert main["precision_resolved"] == ("bf16" if bf16 else "fp32")
+        assert ("fp32" in main) == bf16 and (f"| {preset}, fp32 |" in md) == bf16
+        if bf16:
+            assert main["fp32"]["precision_resolved"] == "fp32"
+        for row in (main, main.get("fp32", main)):
+            med = row["median_seconds"]
+            assert all(med[m][k] > 0 for m in ("AE", "MemAE") for k in ("train", "score"))
+            ratio = med["MemAE"]["train"] / med["AE"]["train"] - 1
+            assert row["memae_extra_train"] == pytest.approx(ratio)
+    assert "| kdd | 1024 |" in md
 
 
 def test_scoring_batches_benchmark(kdd, tmp_path, monkeypatch):
