@@ -16,6 +16,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+import torch
 from sklearn.base import clone
 from sklearn.metrics import roc_auc_score
 
@@ -340,8 +341,6 @@ def test_nan_propagates_is_true_of_the_scores(fitted, planted):
     bad = ~np.isfinite(X).all(axis=1)
     with pytest.raises(FloatingPointError):
         fitted._scores(X)  # the unchecked path's scores, before any input check
-    import torch
-
     with torch.inference_mode():
         scores = np.concatenate([fitted._score_batch(fitted.network_, b).numpy()
                                  for _, b in fitted._batches(X, 64)])  # fmt: skip

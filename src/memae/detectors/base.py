@@ -626,7 +626,7 @@ class BaseDetector(DecisionMixin, ExplainMixin, BaseEstimator, metaclass=ABCMeta
         ndarray of shape (n_samples,), float64
         """
         # Where every input value enters the score, NaN/inf input shows in the scores, so
-        # the input is checked only then (one pass over X fewer, about 8% of scoring KDD).
+        # the input is checked only then (one pass over X fewer: 1.06-1.07x on KDD scoring).
         lazy = self._nan_propagates()
         arr = self._check_input(X, names=True, finite=not lazy)
         return self._scores(arr, batch_size, unchecked=lazy)
@@ -998,8 +998,12 @@ class ReconstructionMixin:
     def _nan_propagates(self) -> bool:
         """The reconstruction error reads every input value: a NaN/inf one makes its
         sample's squared (or location-norm) error non-finite, whatever the network
-        returns. A detector with its own score must say for itself."""
-        return type(self)._score_batch is ReconstructionMixin._score_batch
+        returns. A detector with its own score (or error rule) must say for itself."""
+        cls = type(self)
+        return (
+            cls._score_batch is ReconstructionMixin._score_batch
+            and cls._error_rule is ReconstructionMixin._error_rule
+        )
 
     def _score_batch(self, model: nn.Module, batch: Tensor) -> Tensor:
         """The per-sample reconstruction error (AE and MemAE)."""
