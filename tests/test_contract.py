@@ -305,8 +305,9 @@ def test_finite_check_per_block(monkeypatch):
 @pytest.mark.parametrize("value", [np.nan, np.inf, -np.inf])
 def test_nan_or_inf_input_raises_as_check_array_does(fitted, planted, value, monkeypatch):
     """Every detector refuses NaN/inf input with check_array's message, whether it checks
-    the input first or (AE and MemAE: :meth:`_nan_propagates`) only once a score is not
-    finite; the bad cells sit in a later batch, so a lazy check must find them there."""
+    the input first or (AE, MemAE, VAE, LatentNormAE: :meth:`_nan_propagates`) only once
+    a score is not finite; the bad cells sit in a later batch, so a lazy check must find
+    them there."""
     import memae.detectors.base as base
     import memae.validation as validation
 
@@ -335,15 +336,33 @@ def test_nan_propagates_is_true_of_the_scores(fitted, planted):
     NaN or +/-inf in any one value as non-finite (and leave the other rows finite)."""
     if not fitted._nan_propagates():
         pytest.skip(f"{type(fitted).__name__} checks its input before scoring")
-    X = np.repeat(planted[1][:4], 3 * 12, axis=0)
+    _assert_nan_propagates(fitted, planted[1])
+
+
+@pytest.mark.parametrize(
+    ("cls", "params"),
+    [
+        ("VAE", {"score_method": "reconstruction"}),
+        ("LatentNormAE", {"beta": 0.0}),  # 0 * an infinite code norm is NaN: still caught
+        ("MemAE", {"score_method": "location_l2"}),
+    ],
+)
+def test_nan_propagates_under_other_score_settings(planted, cls, params):
+    det = make(DETECTORS[cls], epochs=2, **params).fit(planted[0])
+    assert det._nan_propagates()
+    _assert_nan_propagates(det, planted[1])
+
+
+def _assert_nan_propagates(det: BaseDetector, X_test: np.ndarray) -> None:
+    X = np.repeat(X_test[:4], 3 * 12, axis=0)
     for i, (value, col) in enumerate((v, c) for v in (np.nan, np.inf, -np.inf) for c in range(12)):
         X[4 * i + (i % 4), col] = value  # one bad value in each group of 4 rows
     bad = ~np.isfinite(X).all(axis=1)
     with pytest.raises(FloatingPointError):
-        fitted._scores(X)  # the unchecked path's scores, before any input check
+        det._scores(X)  # the unchecked path's scores, before any input check
     with torch.inference_mode():
-        scores = np.concatenate([fitted._score_batch(fitted.network_, b).numpy()
-                                 for _, b in fitted._batches(X, 64)])  # fmt: skip
+        scores = np.concatenate([det._score_batch(det.network_, b).numpy()
+                                 for _, b in det._batches(X, 64)])  # fmt: skip
     np.testing.assert_array_equal(~np.isfinite(scores), bad)
 
 

@@ -380,3 +380,22 @@ def test_compiled_benchmark(kdd, tmp_path, monkeypatch):
     extra = med["MemAE compiled"]["score"] / med["AE compiled"]["score"] - 1
     assert row["memae_extra_score_compiled"] == pytest.approx(extra)
     assert f"{extra:+.1%} score" in (tmp_path / "speed-compiled-quick.md").read_text()
+
+
+def test_nan_check_benchmark(kdd, tmp_path):
+    """--nan-check: both paths give the same scores, the speed-up is their time ratio."""
+    import json
+
+    from benchmarks.runners import speed
+
+    from .conftest import data_root
+
+    speed.main(["--nan-check", "--quick", "--out", str(tmp_path), "--data", str(data_root())])
+    res = json.loads((tmp_path / "speed-nan-check-quick.json").read_text())["nan_check"]
+    assert set(res) == {"AE", "MemAE"}
+    for row in res.values():
+        t = row["seconds"]
+        assert row["identical_scores"] is True and row["rows"] == 20_000
+        assert row["speed_up"] == pytest.approx(t["checked first"] / t["lazy"])
+        assert 0 < row["check_seconds"] < t["checked first"]
+    assert "| MemAE |" in (tmp_path / "speed-nan-check-quick.md").read_text()

@@ -455,6 +455,75 @@ def scoring_batches(data: str | None = None, quick: bool = False) -> dict[str, A
     return out
 
 
+def nan_check(data: str | None = None, quick: bool = False) -> dict[str, Any]:
+    """``decision_function`` on KDD rows with its lazy NaN/inf check (AE, MemAE, VAE and
+    LatentNormAE look at the input only when a score is not finite) against the former
+    path, which checks the whole input first and then scores the same array; the two
+    alternate within every round, each keeps its fastest round, and the scores must be
+    identical."""
+    from memae.validation import check_finite
+
+    X, y = load_kdd(data)
+    X = X[:20_000] if quick else X  # all 494,021 rows
+    fit_rows = X[kdd_split(y, seed=0)[0][:4096]] if not quick else X[:4096]
+    rounds = 2 if quick else 10
+    out: dict[str, Any] = {}
+    for name, cls in MODELS.items():
+        det = cls.from_preset("kdd", epochs=1, validation_fraction=0.0, device="cpu",
+                              random_state=0).fit(fit_rows)  # fmt: skip
+        paths = {
+            "checked first": lambda det=det: det._scores(det._check_input(X, names=True)),
+            "lazy": lambda det=det: det.decision_function(X),
+        }
+        same = bool(np.array_equal(paths["checked first"](), paths["lazy"]()))
+        best = dict.fromkeys(paths, float("inf"))
+        for i in range(rounds):
+            for key in list(paths)[:: 1 if i % 2 else -1]:
+                t0 = time.perf_counter()
+                paths[key]()
+                best[key] = min(best[key], time.perf_counter() - t0)
+        out[name] = {
+            "rows": len(X),
+            "rounds": rounds,
+            "identical_scores": same,
+            "seconds": best,
+            "speed_up": best["checked first"] / best["lazy"],
+        }
+    # the pass the lazy path saves, on its own: what the speed-up can be at most
+    check = float("inf")
+    for _ in range(rounds):
+        t0 = time.perf_counter()
+        check_finite(X)
+        check = min(check, time.perf_counter() - t0)
+    for row in out.values():
+        row["check_seconds"] = check
+    return out
+
+
+def nan_check_markdown(res: dict[str, Any]) -> str:
+    env = res["environment"]
+    rows = res["nan_check"]
+    first = next(iter(rows.values()))
+    lines = [
+        f"`decision_function` on {first['rows']:,} KDD rows with the NaN/inf check of the "
+        "input done first (the former path) and done only when a score is not finite (the "
+        f"lazy path), alternating, best of {first['rounds']} rounds, on {env['cpu']}, "
+        f"{res['threads']} torch threads; `{env['command']}`:",
+        "",
+        "| model | checked first (s) | lazy (s) | speed-up | identical scores | "
+        "the check alone (s) | its share of checked first |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    for name, r in rows.items():
+        t = r["seconds"]
+        lines.append(
+            f"| {name} | {t['checked first']:.4f} | {t['lazy']:.4f} | {r['speed_up']:.3f}x | "
+            f"{'yes' if r['identical_scores'] else 'no'} | {r['check_seconds']:.4f} | "
+            f"{r['check_seconds'] / t['checked first']:.1%} |"
+        )
+    return "\n".join(lines)
+
+
 def scoring_batches_markdown(res: dict[str, Any]) -> str:
     env = res["environment"]
     rows = res["scoring_batches"]
@@ -794,6 +863,12 @@ def main(argv: list[str] | None = None, prog: str = "memae benchmark speed") -> 
         help="only CPU scoring throughput against the scoring batch's size (speed-scoring-batches)",
     )
     parser.add_argument(
+        "--nan-check",
+        action="store_true",
+        help="only decision_function with the lazy NaN/inf check against the former one "
+        "(speed-nan-check)",
+    )
+    parser.add_argument(
         "--device",
         default="cpu",
         help="where the main run (KDD and conv presets) trains and scores: cpu or cuda "
@@ -802,6 +877,7 @@ def main(argv: list[str] | None = None, prog: str = "memae benchmark speed") -> 
     args = parser.parse_args(argv)
     modes = {
         "scoring_batches": ("speed-scoring-batches", scoring_batches, scoring_batches_markdown),
+        "nan_check": ("speed-nan-check", nan_check, nan_check_markdown),
         "compiled": ("speed-compiled", compiled_steps, compiled_markdown),
         "paired": ("speed-paired", paired_overhead, paired_markdown),
     }

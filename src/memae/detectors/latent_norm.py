@@ -123,6 +123,11 @@ precision, random_state, verbose
         recon, norm = self._terms(model, batch)
         return recon + self.beta * norm
 
+    def _nan_propagates(self) -> bool:
+        """``||x - x_hat||_2`` reads every input value, and ``beta ||z||`` (never
+        negative) cannot cancel a non-finite error."""
+        return True
+
     def _feature_batch(self, model: nn.Module, batch: Tensor) -> tuple[Tensor, Tensor]:
         # e_j^2 / ||e|| sum to ||e||; the code's beta ||z|| is the remainder
         out = model(batch)

@@ -105,6 +105,12 @@ precision, random_state, verbose
         loss = (nll + self.beta * gaussian_kl(out.mu, out.logvar)).mean()
         return {"loss": loss}
 
+    def _nan_propagates(self) -> bool:
+        """Both scores sum ``(x - x_hat)^2`` over every input value (the negative ELBO
+        scales it by a positive factor and adds terms that cannot cancel a non-finite
+        sum)."""
+        return True
+
     def _score_batch(self, model: nn.Module, batch: Tensor) -> Tensor:
         if self.score_method == "reconstruction":
             return squared_error(batch, model(batch).reconstruction)
