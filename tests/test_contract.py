@@ -305,7 +305,7 @@ def test_finite_check_per_block(monkeypatch):
 @pytest.mark.parametrize("value", [np.nan, np.inf, -np.inf])
 def test_nan_or_inf_input_raises_as_check_array_does(fitted, planted, value, monkeypatch):
     """Every detector refuses NaN/inf input with check_array's message, whether it checks
-    the input first or (AE, MemAE, VAE, LatentNormAE: :meth:`_nan_propagates`) only once
+    the input first or (AE, MemAE, VAE, LatentNormAE, CompactVAE: :meth:`_nan_propagates`) only once
     a score is not finite; the bad cells sit in a later batch, so a lazy check must find
     them there."""
     import memae.detectors.base as base
@@ -345,12 +345,20 @@ def test_nan_propagates_is_true_of_the_scores(fitted, planted):
         ("VAE", {"score_method": "reconstruction"}),
         ("LatentNormAE", {"beta": 0.0}),  # 0 * an infinite code norm is NaN: still caught
         ("MemAE", {"score_method": "location_l2"}),
+        ("CompactVAE", {"score_method": "reconstruction"}),
     ],
 )
 def test_nan_propagates_under_other_score_settings(planted, cls, params):
     det = make(DETECTORS[cls], epochs=2, **params).fit(planted[0])
     assert det._nan_propagates()
     _assert_nan_propagates(det, planted[1])
+
+
+def test_compact_vae_hole_score_checks_its_input_first(planted):
+    det = make(DETECTORS["CompactVAE"], epochs=2, score_method="hole").fit(planted[0])
+    assert not det._nan_propagates()
+    with pytest.raises(ValueError, match="NaN"):
+        det.decision_function(np.full((3, 12), np.nan))
 
 
 def _assert_nan_propagates(det: BaseDetector, X_test: np.ndarray) -> None:

@@ -456,8 +456,9 @@ def scoring_batches(data: str | None = None, quick: bool = False) -> dict[str, A
 
 
 def nan_check(data: str | None = None, quick: bool = False) -> dict[str, Any]:
-    """``decision_function`` on KDD rows with its lazy NaN/inf check (AE, MemAE, VAE and
-    LatentNormAE look at the input only when a score is not finite) against the former
+    """``decision_function`` on KDD rows with its lazy NaN/inf check (AE, MemAE and the
+    others whose score reads every value look at the input only when a score is not
+    finite) against the former
     path, which checks the whole input first and then scores the same array; the two
     alternate within every round, each keeps its fastest round, and the scores must be
     identical."""

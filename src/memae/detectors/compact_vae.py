@@ -249,6 +249,12 @@ precision, random_state, verbose
         net = self.network_
         return torch.cat([net.compact(net.encode(b)[0]) for _, b in self._batches(arr, batch_size)])
 
+    def _nan_propagates(self) -> bool:
+        """The joint and reconstruction scores sum ``(x - x_hat)^2`` over every input
+        value (the hole term added to the joint one cannot cancel a non-finite sum); the
+        hole score reads the code alone, which a bounded encoder may keep finite."""
+        return self.score_method != "hole"
+
     def _score_batch(self, model: nn.Module, batch: Tensor, own: Tensor | None = None) -> Tensor:
         out = model(batch)
         if self.score_method == "reconstruction":
