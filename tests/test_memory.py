@@ -178,13 +178,17 @@ def _literal(
     return w, -(w * torch.log(w + 1e-12)).sum(1)
 
 
-@pytest.mark.parametrize(("addressing", "lam"), [("cosine", 1 / 40), ("dot", 0.03), ("dot", 0.0)])
-def test_fused_addressing_matches_the_literal_formula(addressing, lam):
+@pytest.mark.parametrize(
+    ("addressing", "lam", "dim"),
+    [("cosine", 1 / 40, 6), ("cosine", 1 / 40, 64), ("dot", 0.03, 6), ("dot", 0.0, 6)],
+)
+def test_fused_addressing_matches_the_literal_formula(addressing, lam, dim):
     """Forward, entropy and gradients of the hand-written path equal the paper's formula
-    computed step by step by autograd (float64, eps -> 0)."""
+    computed step by step by autograd (float64, eps -> 0). With 64 > 40 values per item
+    the cosine divides the raw product by the norms afterwards (``_cosine``)."""
     torch.manual_seed(0)
-    mem = Memory(40, 6, shrink_threshold=lam, addressing=addressing).double()
-    q = torch.randn(32, 6, dtype=torch.float64, requires_grad=True)
+    mem = Memory(40, dim, shrink_threshold=lam, addressing=addressing).double()
+    q = torch.randn(32, dim, dtype=torch.float64, requires_grad=True)
     out = mem(q)
     g_out, g_ent = torch.randn_like(out.output), torch.randn(32, dtype=torch.float64)
     grads = torch.autograd.grad(
@@ -207,6 +211,33 @@ def test_fused_addressing_matches_the_literal_formula(addressing, lam):
         assert (out.attention == 0).any()  # shrinkage did prune something
     # the entropy field is the mean-entropy loss term's per-row form
     torch.testing.assert_close(out.entropy.mean(), attention_entropy(out.attention))
+
+
+@pytest.mark.parametrize("shape", [(50, 3), (10, 64)])
+def test_both_cosine_forms_equal_the_normalised_product(shape):
+    """``_cosine`` normalises first (more items than values) or divides the raw product by
+    the norms (whole-code items); both are ``F.normalize``'s cosine over T, zero rows
+    included (cosine 0, as F.normalize's floor gives), with the same gradients."""
+    from memae.nn.memory import _cosine
+
+    torch.manual_seed(2)
+    n, c = shape
+    q = torch.randn(16, c, dtype=torch.float64)
+    q[3] = 0.0
+    q.requires_grad_()
+    items = torch.randn(n, c, dtype=torch.float64, requires_grad=True)
+    g = torch.randn(16, n, dtype=torch.float64)
+    sim = _cosine(q, items, 0.5)
+    ref = F.normalize(q, dim=1) @ F.normalize(items, dim=1).T / 0.5
+    torch.testing.assert_close(sim, ref, rtol=1e-12, atol=1e-14)
+    assert (sim[3] == 0).all()
+    grads = torch.autograd.grad((sim * g).sum(), [q, items])
+    ref_grads = torch.autograd.grad((ref * g).sum(), [q, items])
+    for mine, theirs in zip(grads, ref_grads, strict=True):
+        torch.testing.assert_close(mine, theirs, rtol=1e-10, atol=1e-12)
+    # finite differences, away from the zero row (the norm's floor has no derivative there)
+    live = q.detach()[4:].requires_grad_()
+    assert torch.autograd.gradcheck(lambda a, b: _cosine(a, b, 0.5), (live, items))
 
 
 def test_fused_backward_passes_gradcheck():
