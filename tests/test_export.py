@@ -15,6 +15,8 @@ T = {"epochs": 2, "random_state": 0, "hidden_dims": (16,), "latent_dim": 3}
 EXPORTABLE = {
     "AE": lambda: memae.AutoEncoder(**T),
     "MemAE": lambda: memae.MemAE(memory_size=20, **T),
+    # more values per item than items: the divide-afterwards cosine (memae.nn.memory._cosine)
+    "MemAE-long-items": lambda: memae.MemAE(memory_size=4, **{**T, "latent_dim": 8}),
     "LatentNormAE": lambda: memae.LatentNormAE(**T),
     "VAE": lambda: memae.VAE(**T),
     "CompactVAE": lambda: memae.CompactVAE(n_reference=200, **T),

@@ -142,13 +142,15 @@ def test_branch_free_addressing_equals_the_branch(monkeypatch):
     assert live.last_dead_fraction == 0.0
 
 
-def test_memory_compiles_without_graph_breaks():
+@pytest.mark.parametrize("dim", [4, 64])
+def test_memory_compiles_without_graph_breaks(dim):
     """torch.compile traces the addressing as one graph, training and scoring: under
     compilation the dead-row branch is the branch-free form (a data-dependent ``if``
-    would break the graph), which gives the same weights and gradients."""
+    would break the graph), which gives the same weights and gradients. With 64 > 20
+    values per item the cosine is the divide-afterwards form and its own backward."""
     torch.manual_seed(0)
-    mem = Memory(num_items=20, dim=4, shrink_threshold=0.1)  # some rows die
-    q = torch.randn(64, 4, requires_grad=True)
+    mem = Memory(num_items=20, dim=dim, shrink_threshold=0.1)  # some rows die
+    q = torch.randn(64, dim, requires_grad=True)
 
     def loss(q: torch.Tensor) -> torch.Tensor:
         out = mem(q)

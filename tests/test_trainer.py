@@ -138,6 +138,22 @@ def test_auto_cap_counts_epochs_of_at_least_ten_steps(monkeypatch):
         assert len(res.history) == passes and not res.stopped_early
 
 
+@pytest.mark.parametrize(
+    ("n", "fraction", "val_rows", "steps"),
+    [(1000, 0.1, 100, 4), (1000, 0.0, 0, 4), (100, 0.001, 1, 1), (257, 0.0, 0, 2), (10, 0.5, 5, 1)],
+)
+def test_steps_per_epoch_follows_the_split(n, fraction, val_rows, steps):
+    """``TrainConfig.steps_per_epoch`` (what benchmarks count epochs in) is the trainer's
+    own split: hand-counted, and the same rows as ``split_rows`` leaves for training."""
+    from memae.training.trainer import split_rows
+
+    cfg = TrainConfig(epochs=1, batch_size=256, lr=0.01, validation_fraction=fraction)
+    assert cfg.validation_rows(n) == val_rows and cfg.steps_per_epoch(n) == steps
+    train_idx, val_idx = split_rows(n, cfg)
+    assert len(train_idx) == n - val_rows
+    assert (val_idx is None) == (val_rows == 0)
+
+
 def test_detectors_default_to_the_auto_cap(planted, monkeypatch):
     """The default cap is "auto": 200 rows are one step an epoch at the default batch
     size, so a fit that patience does not stop runs ten passes per counted epoch."""

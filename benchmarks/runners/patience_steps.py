@@ -19,7 +19,6 @@ Run ``python benchmarks/patience_steps.py --readme README.md``.
 from __future__ import annotations
 
 import argparse
-import math
 from pathlib import Path
 from typing import Any
 
@@ -41,8 +40,13 @@ RULES: dict[str, tuple[int, int | str]] = {
 
 
 def _steps_per_epoch(rows: int, det: memae.AutoEncoder) -> int:
-    """Optimiser steps an epoch for ``rows`` training rows, after the validation split."""
-    return math.ceil((rows - max(1, round(rows * det.validation_fraction))) / det.batch_size)
+    """Optimiser steps an epoch for ``rows`` rows under ``det``'s batch size and
+    validation split, as the trainer counts them (``TrainConfig.steps_per_epoch``)."""
+    cfg = train_config.TrainConfig(
+        epochs=det.epochs, batch_size=det.batch_size, lr=det.lr,
+        validation_fraction=det.validation_fraction,
+    )  # fmt: skip
+    return cfg.steps_per_epoch(rows)
 
 
 def small_tables(data: str | None = None, seed: int = 0) -> list[tuple[str, str, np.ndarray]]:

@@ -252,6 +252,11 @@ class Memory(nn.Module):
     measures what it saves). :func:`hard_shrink_relu` is the literal formula, kept
     for reference.
 
+    **Cosine of long items.** With more values per item than items (``dim >
+    num_items``, the whole-code image memories) the cosine is the raw product divided
+    by the norms afterwards, with a hand-written gradient; otherwise the query and the
+    items are normalised first. Both are ``F.normalize``'s cosine (see ``_cosine``).
+
     Shapes
     ------
     - input: ``(B, C)`` or ``(B, C, *S)``

@@ -142,6 +142,17 @@ class TrainConfig:
         ``patience`` (at least 1; 5 without early stopping)."""
         return 5 if self.patience is None else max(1, self.patience // 2)
 
+    def validation_rows(self, n_rows: int) -> int:
+        """Rows of ``n_rows`` the validation split takes: none at fraction 0, else at
+        least one."""
+        if self.validation_fraction == 0:
+            return 0
+        return max(1, round(n_rows * self.validation_fraction))
+
+    def steps_per_epoch(self, n_rows: int) -> int:
+        """Optimiser steps of one epoch over ``n_rows`` rows, after the validation split."""
+        return math.ceil((n_rows - self.validation_rows(n_rows)) / self.batch_size)
+
     def max_epochs(self, steps_per_epoch: int) -> int:
         """The cap in passes: ``epochs`` itself, or for ``"auto"`` :data:`AUTO_EPOCHS`
         stretched as :meth:`patience_epochs` stretches the patience."""

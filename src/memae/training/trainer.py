@@ -294,9 +294,9 @@ def _shuffled(idx: Tensor, seed: int) -> Tensor:
 
 def split_rows(n: int, config: TrainConfig) -> tuple[Tensor, Tensor | None]:
     """``(training rows, validation rows or None)`` of ``n`` rows, drawn from ``config.seed``."""
-    if config.validation_fraction == 0:
+    n_val = config.validation_rows(n)
+    if n_val == 0:
         return torch.arange(n), None
-    n_val = max(1, round(n * config.validation_fraction))
     if n - n_val < 1:
         raise ValueError(
             f"validation_fraction={config.validation_fraction} leaves no training rows "
