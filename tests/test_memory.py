@@ -237,6 +237,9 @@ def test_both_cosine_forms_equal_the_normalised_product(shape):
     ref_grads = torch.autograd.grad((ref * g).sum(), [q, items])
     for mine, theirs in zip(grads, ref_grads, strict=True):
         torch.testing.assert_close(mine, theirs, rtol=1e-10, atol=1e-12)
+    # a frozen side gets no gradient, the other the same one
+    (only_q,) = torch.autograd.grad((_cosine(q, items.detach(), 0.5) * g).sum(), [q])
+    torch.testing.assert_close(only_q, ref_grads[0], rtol=1e-10, atol=1e-12)
     # finite differences, away from the zero row (the norm's floor has no derivative there)
     live = q.detach()[4:].requires_grad_()
     assert torch.autograd.gradcheck(lambda a, b: _cosine(a, b, 0.5), (live, items))

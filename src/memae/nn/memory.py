@@ -114,11 +114,15 @@ class _Cosine(torch.autograd.Function):
         query, items, q_norm, m_norm, denom, sim = ctx.saved_tensors
         g = grad / denom
         gs = grad * sim
+        grad_q = grad_m = None
         # the radial part -(sum_i G_i s_i) / |q|^2, zero where the norm sat at its floor
-        q_coef = gs.sum(1, keepdim=True).div_(q_norm.square()).masked_fill_(q_norm <= _NORM_EPS, 0)
-        m_coef = gs.sum(0).div_(m_norm.square()).masked_fill_(m_norm <= _NORM_EPS, 0)
-        grad_q = torch.addcmul(g @ items, query, q_coef, value=-1.0)
-        grad_m = torch.addcmul(g.T @ query, items, m_coef.unsqueeze(1), value=-1.0)
+        if ctx.needs_input_grad[0]:
+            coef = gs.sum(1, keepdim=True).div_(q_norm.square())
+            coef.masked_fill_(q_norm <= _NORM_EPS, 0)
+            grad_q = torch.addcmul(g @ items, query, coef, value=-1.0)
+        if ctx.needs_input_grad[1]:
+            coef = gs.sum(0).div_(m_norm.square()).masked_fill_(m_norm <= _NORM_EPS, 0)
+            grad_m = torch.addcmul(g.T @ query, items, coef.unsqueeze(1), value=-1.0)
         return grad_q, grad_m, None
 
 
