@@ -111,17 +111,23 @@ def test_bf16_conv_backbone_on_mnist(mnist):
 
 
 @pytest.mark.parametrize("precision", ["fp32", "bf16"])
-def test_conv_layers_get_channels_last_inputs_on_cpu(precision):
+@pytest.mark.parametrize("channels", [3, 1])
+def test_conv_layers_get_channels_last_inputs_on_cpu(precision, channels):
     """On CPU the conv layers get channels_last inputs in bf16 and in float32 (faster in
-    both); an exported graph, float32 for any device, keeps the contiguous layout."""
-    X = np.random.default_rng(0).integers(0, 256, (64, 16, 16, 3), dtype=np.uint8)
-    det = memae.AutoEncoder(backbone="conv2d", preprocessing="image", hidden_dims=(8,),
+    both); an exported graph, float32 for any device, keeps the contiguous layout. Gray
+    images too: a 1-channel batch is contiguous in both layouts, and the convolution
+    that gets it would hand every later layer the default layout."""
+    shape = (64, 16, 16, 3) if channels == 3 else (64, 16, 16)
+    X = np.random.default_rng(0).integers(0, 256, shape, dtype=np.uint8)
+    det = memae.AutoEncoder(backbone="conv2d", preprocessing="image", hidden_dims=(8, 8),
                             latent_dim=16, epochs=1, random_state=0,
                             precision=precision).fit(X)  # fmt: skip
     layouts = []
 
     def hook(module, inputs, output):
         x = inputs[0]
+        if x.shape[1] == 1:  # one channel: both layouts at once
+            return
         layouts.append(
             "channels_last"
             if x.is_contiguous(memory_format=torch.channels_last) and not x.is_contiguous()
@@ -138,7 +144,7 @@ def test_conv_layers_get_channels_last_inputs_on_cpu(precision):
     assert np.isfinite(scores).all()
     layouts.clear()
     set_precision(det.network_, None)  # what export does: float32, default layout
-    det.network_(torch.zeros(2, 3, 16, 16))
+    det.network_(torch.zeros(2, channels, 16, 16))
     assert len(layouts) >= 3 and set(layouts) == {"contiguous"}
 
 

@@ -11,12 +11,16 @@ are the same with or without it.
 
 A ``Stack`` also hands image and clip batches to its convolutions in the
 ``channels_last`` memory format (weights unchanged) under bf16 on any device, and in
-float32 on CPU. On a native-bf16 AMD EPYC a float32 training step was 1.04-1.14x as
-fast and a scoring pass 1.01-1.33x; with oneDNN and ATen limited to AVX2 (a stand-in
-for CPUs without AVX-512) the 2-D presets gained 1.14-1.24x in training and the 3-D
-``ped2-cpu`` was level (0.98-0.99x); bf16 gained up to 1.07x
-(``python benchmarks/precision.py --layout``; issue 20). Float32 on CUDA keeps the
-contiguous layout (not measured there). The layout changes float32 results at the
+float32 on CPU, and keeps every convolution's output in it: a 1-channel batch (MNIST,
+Ped2's gray clips) is contiguous in both layouts, and until 2026-12-08 the first
+convolution then handed the whole encoder the channels-first layout. On a native-bf16
+AMD EPYC a float32 training step was 1.04-1.14x as fast and a scoring pass 1.01-1.33x;
+with oneDNN and ATen limited to AVX2 (a stand-in for CPUs without AVX-512) the 2-D
+presets gained 1.14-1.24x in training and the 3-D ``ped2-cpu`` was level
+(0.98-0.99x); bf16 gained up to 1.07x (``python benchmarks/precision.py --layout``,
+measured before the 1-channel encoders went ``channels_last``; issue 20). Float32 on
+CUDA keeps the contiguous layout (not measured there). The layout changes float32
+results at the rounding level only.
 rounding level only.
 """
 
@@ -26,6 +30,7 @@ from functools import cache
 
 import torch
 from torch import Tensor, nn
+from torch.nn.modules.conv import _ConvNd
 
 PRECISIONS = ("auto", "fp32", "bf16")
 
@@ -38,14 +43,25 @@ class Stack(nn.Sequential):
     channels_last: bool = False
 
     def forward(self, x: Tensor) -> Tensor:
+        fmt = None
         if self.channels_last and x.dim() in (4, 5):
             fmt = torch.channels_last if x.dim() == 4 else torch.channels_last_3d
             x = x.contiguous(memory_format=fmt)
         if self.amp_dtype is None:
-            return super().forward(x)
+            return self._layers(x, fmt)
         with torch.autocast(device_type=x.device.type, dtype=self.amp_dtype):
-            out = super().forward(x)
+            out = self._layers(x, fmt)
         return out.float()
+
+    def _layers(self, x: Tensor, fmt: torch.memory_format | None) -> Tensor:
+        for module in self:
+            x = module(x)
+            # A 1-channel input (MNIST, Ped2's gray frames) is contiguous in both layouts,
+            # and a convolution given one keeps the default layout: without this its
+            # output, and every layer after it, would stay channels-first.
+            if fmt is not None and isinstance(module, _ConvNd):
+                x = x.contiguous(memory_format=fmt)
+        return x
 
 
 @cache
