@@ -21,7 +21,6 @@ presets gained 1.14-1.24x in training and the 3-D ``ped2-cpu`` was level
 measured before the 1-channel encoders went ``channels_last``; issue 20). Float32 on
 CUDA keeps the contiguous layout (not measured there). The layout changes float32
 results at the rounding level only.
-rounding level only.
 """
 
 from __future__ import annotations
