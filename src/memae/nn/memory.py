@@ -62,7 +62,7 @@ _KEEP_MARGIN = 1.0 + 1e-5
 _NORM_EPS = 1e-12
 
 
-def _cosine(query: Tensor, items: Tensor, temperature: float) -> Tensor:
+def _cosine(query: Tensor, items: Tensor, temperature: float, hand_grad: bool) -> Tensor:
     """``cos(q, m_i) / T`` for every query row and item, ``(Q, N)`` (Eq. 5).
 
     Where an item has more values than there are items (whole-code items: 1,024 values,
@@ -73,12 +73,13 @@ def _cosine(query: Tensor, items: Tensor, temperature: float) -> Tensor:
     tensors on the ``mnist`` preset, cost about as much as the memory's matrix products
     (issue 20). Otherwise (KDD: 50 items of 3 values) the inputs are normalised first,
     the smaller work. Both are ``F.normalize``'s cosine, with its floor on the norms, and
-    differ at float rounding only.
+    differ at float rounding only. ``hand_grad``: training (not exporting), as
+    :meth:`Memory._attend` decides for both of its hand-written backwards.
     """
     if items.shape[1] <= items.shape[0]:
         # Scale the small (N, C) item matrix by 1/T rather than the (Q, N) similarities.
         return F.normalize(query, dim=1) @ (F.normalize(items, dim=1) / temperature).T
-    if torch.is_grad_enabled() and not torch.compiler.is_exporting():
+    if hand_grad:
         return _Cosine.apply(query, items, temperature)
     return _divided_product(query, items, temperature)[0]
 
@@ -321,8 +322,12 @@ class Memory(nn.Module):
 
     def _attend(self, query: Tensor) -> tuple[Tensor, Tensor]:
         """``(w_hat, entropy per row)`` for a ``(Q, C)`` batch of queries."""
+        # Training uses the hand-written backwards; inference and export (ONNX,
+        # torch.export) the same forward maths as plain tensor operations.
+        exporting = torch.compiler.is_exporting()
+        hand_grad = torch.is_grad_enabled() and not exporting
         if self.addressing == "cosine":
-            sim = _cosine(query, self.weight, self.temperature)
+            sim = _cosine(query, self.weight, self.temperature, hand_grad)
             # |cosine| <= 1, so 1/T bounds every row's maximum: no reduction needed
             bound = 1.0 / self.temperature
             shift: Any = bound if 2 * bound <= _MAX_CONSTANT_SHIFT else None
@@ -336,11 +341,10 @@ class Memory(nn.Module):
         # cannot branch on data without a graph break, and on a GPU the branch would cost
         # a host sync every batch: all of them take the fallback path, which leaves rows
         # with live weights unchanged (bit for bit).
-        exporting = torch.compiler.is_exporting()
         branch_free = exporting or torch.compiler.is_compiling() or self._branch_free(sim)
-        if torch.is_grad_enabled() and sim.requires_grad and not exporting:
+        if hand_grad and sim.requires_grad:
             w, entropy, dead = _SparseAttention.apply(sim, lam, shift, branch_free)
-        else:  # inference and export: the same forward maths as plain tensor operations
+        else:
             w, entropy, dead = sparse_attention(sim, lam, shift, branch_free)
         self.last_dead_fraction = 0.0
         if dead is not None and not exporting:  # a tensor; read (and synced) only when asked
