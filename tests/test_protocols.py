@@ -114,6 +114,124 @@ def test_kdd_method_added_after_a_finished_run_joins_its_table(kdd_stub, tmp_pat
     assert "| other |" in (tmp_path / "kdd.md").read_text()
 
 
+class CappedStub(FirstFeature):
+    """A deep detector's training record: run r's fit would stop by patience after
+    ``NATURAL[r]`` epochs, so under a lower cap it ends at the cap, not converged."""
+
+    NATURAL = (4, 12, 7)
+    epochs = 5  # the cap, set by the test
+
+    def fit(self, X):
+        n = min(self.NATURAL[self.seed], self.epochs)
+        self.history_, self.stopped_early_ = [{}] * n, n < self.epochs
+        return super().fit(X)
+
+
+def test_kdd_refit_capped_trains_again_only_the_fits_that_ended_at_a_lower_cap(
+    kdd_stub, tmp_path, monkeypatch
+):
+    monkeypatch.setattr(kdd, "methods", lambda quick: {"AE": CappedStub, "stub": FirstFeature})
+    monkeypatch.setattr(CappedStub, "epochs", 5)
+    kdd.main(["--runs", "3", "--out", str(tmp_path)])
+
+    def records():
+        return json.loads((tmp_path / "kdd.json").read_text())["per_run"]
+
+    first = records()
+    assert [(r["epochs"], r["converged"]) for r in first["AE"]] == [
+        (4, True),
+        (5, False),
+        (5, False),
+    ]
+
+    def refit(cap):
+        monkeypatch.setattr(CappedStub, "epochs", cap)
+        FirstFeature.fitted = []
+        kdd.main(["--runs", "3", "--refit-capped", "--out", str(tmp_path)])
+        return sorted(seed for seed, _ in FirstFeature.fitted), records()
+
+    fitted, after = refit(10)  # runs 1 and 2 ended at the old cap of 5; run 0 converged
+    assert fitted == [1, 2]
+    assert [(r["epochs"], r["converged"]) for r in after["AE"]] == [
+        (4, True),
+        (10, False),
+        (7, True),
+    ]
+    assert after["AE"][0] == first["AE"][0] and after["stub"] == first["stub"]  # kept as saved
+    assert refit(10)[0] == []  # at the cap it ran with: nothing to do
+    fitted, after = refit(20)
+    assert fitted == [1] and after["AE"][1]["epochs"] == 12 and after["AE"][1]["converged"]
+    # without the flag, saved runs are never trained again
+    monkeypatch.setattr(CappedStub, "epochs", 50)
+    FirstFeature.fitted = []
+    kdd.main(["--runs", "3", "--out", str(tmp_path)])
+    assert FirstFeature.fitted == []
+
+
+def test_kdd_refresh_trains_the_named_methods_again_and_resumes(kdd_stub, tmp_path, monkeypatch):
+    class Other(FirstFeature):
+        pass
+
+    monkeypatch.setattr(kdd, "methods", lambda quick: {"stub": FirstFeature, "other": Other})
+    kdd.main(["--runs", "3", "--out", str(tmp_path)])
+    before = json.loads((tmp_path / "kdd.json").read_text())["per_run"]
+    FirstFeature.fitted = []
+    partial = tmp_path / "kdd.partial.json"
+    # an interrupted refresh of "other": run 0 done, then resumed from the partial file
+    kdd.run(runs=1, only=["other"], partial=partial, published=tmp_path / "kdd.json",
+            refresh=True, log=lambda s: None)  # fmt: skip
+    saved = json.loads(partial.read_text())["per_run"]
+    assert len(saved["other"]) == 1 and saved["stub"] == before["stub"]
+    assert list(saved) == ["stub", "other"]  # the table keeps its order
+    kdd.main(["--runs", "3", "--methods", "other", "--refresh", "--out", str(tmp_path)])
+    assert [s for s, _ in FirstFeature.fitted] == [0, 1, 2]
+    after = json.loads((tmp_path / "kdd.json").read_text())["per_run"]
+    assert after["stub"] == before["stub"] and len(after["other"]) == 3
+    assert not partial.exists()
+
+
+def test_leaderboard_refit_capped_redoes_only_the_fits_at_a_lower_cap(tmp_path, monkeypatch):
+    from benchmarks.runners import leaderboard
+
+    calls = []
+
+    def fake_run_one(part, dataset, method, seed, quick, data, track):
+        calls.append(seed)
+        n = min(CappedStub.NATURAL[seed], CappedStub.epochs)
+        return {"auc": 0.5 + n / 100, "epochs": n, "converged": float(n < CappedStub.epochs)}
+
+    monkeypatch.setattr(leaderboard, "run_one", fake_run_one)
+    monkeypatch.setattr(leaderboard, "kdd_methods", lambda quick: {"AE": CappedStub})
+
+    def tabular(cap, refit):
+        monkeypatch.setattr(CappedStub, "epochs", cap)
+        calls.clear()
+        out = leaderboard._tabular(
+            "kdd", ("kddcup99",), ["AE"], range(3), False, None, tmp_path, print, refit_capped=refit
+        )
+        return sorted(calls), out["kddcup99"]["AE"]
+
+    assert tabular(5, False)[0] == [0, 1, 2]
+    assert tabular(10, False)[0] == []  # saved records are read back
+    fitted, row = tabular(10, True)
+    assert fitted == [1, 2]  # run 0 stopped by patience at 4 epochs: kept
+    assert row["epochs"] == pytest.approx((4 + 10 + 7) / 3)
+    assert row["converged"] == pytest.approx(2 / 3)
+    assert tabular(10, True)[0] == []
+
+
+def test_ended_at_lower_cap():
+    from benchmarks.runners.report import ended_at_lower_cap
+
+    assert ended_at_lower_cap({"epochs": 300, "converged": False}, 1000)
+    assert ended_at_lower_cap({"epochs": 300, "converged": 0.0}, 1000)  # leaderboard's floats
+    assert not ended_at_lower_cap({"epochs": 300, "converged": True}, 1000)  # patience
+    assert not ended_at_lower_cap({"epochs": 1000, "converged": False}, 1000)  # this cap
+    assert not ended_at_lower_cap({"epochs": 300, "converged": False}, "auto")
+    assert not ended_at_lower_cap({"epochs": 300, "converged": False}, None)
+    assert not ended_at_lower_cap({"f1": 0.9}, 1000)  # a shallow reference
+
+
 def test_kdd_labelled_track_by_hand(kdd_stub, monkeypatch):
     from memae.evaluation import labelled_validation
 

@@ -23,6 +23,7 @@ from sklearn.svm import OneClassSVM
 from benchmarks.runners import BENCH_PRECISION
 from benchmarks.runners.baselines import KNNDistance, SklearnOutlier, Subsampled
 from benchmarks.runners.report import (
+    ended_at_lower_cap,
     environment,
     mean_std,
     publish,
@@ -159,6 +160,8 @@ def run(
     track: str = "unsupervised",
     source: str = "npz",
     published: Path | None = None,
+    refit_capped: bool = False,
+    refresh: bool = False,
 ) -> dict[str, Any]:
     """Run the protocol ``runs`` times; with ``partial``, save after every run and resume.
 
@@ -167,7 +170,13 @@ def run(
 
     Run ``r`` uses seed ``r`` for the split and the models, so a resumed benchmark gives
     the same figures as an uninterrupted one. ``jobs > 1`` runs that many runs at once
-    in worker processes (one torch thread each).
+    in worker processes (one torch thread each). ``refit_capped``: also train again the
+    saved runs of deep detectors that ended at an epoch cap lower than their preset's
+    now, without patience stopping them (:func:`ended_at_lower_cap`); the runs that
+    stopped by patience are kept, since a larger cap leaves their seeded path unchanged.
+    ``refresh``: the methods run (``only``) start from run 0 with the current code instead
+    of the ``published`` runs (the other methods' runs are kept); an interrupted refresh
+    resumes from its ``partial`` file.
     """
     X, y = load(data, source)
     names = only or [m for m in (RAW_METHODS if source == "raw" else methods(quick))
@@ -177,14 +186,23 @@ def run(
             f"--source raw runs the deep detectors {list(RAW_METHODS)}; the references "
             "run on the npz"
         )
-    per_run = _resume(partial, names, quick, log, published)
-    first = min(len(per_run[name]) for name in names)
+    per_run = _resume(partial, names, quick, log, published, refresh)
+    caps = {n: getattr(methods(quick)[n](0), "epochs", None) for n in names}
+
+    def due(name: str, r: int) -> bool:
+        """Run ``r`` of ``name`` is missing, or (``refit_capped``) ended at a lower cap."""
+        rows = per_run[name]
+        return len(rows) <= r or (refit_capped and ended_at_lower_cap(rows[r], caps[name]))
+
     # Each method resumes after its own last run (a method added later starts at run 0).
-    todo = [(r, [n for n in names if len(per_run[n]) <= r]) for r in range(first, runs)]
+    todo = [(r, ns) for r in range(runs) if (ns := [n for n in names if due(n, r)])]
 
     def record(r: int, rows: dict[str, dict[str, float]]) -> None:
         for name, m in rows.items():
-            per_run[name].append(m)
+            if r < len(per_run[name]):  # a refitted run replaces its record
+                per_run[name][r] = m
+            else:
+                per_run[name].append(m)
             log(
                 f"run {r + 1}/{runs} {name:16s} P {m['precision']:.4f} R {m['recall']:.4f} "
                 f"F1 {m['f1']:.4f} AUC {m['roc_auc']:.4f} fit {m['fit_seconds']:.1f}s"
@@ -214,15 +232,20 @@ def _resume(
     quick: bool,
     log: Callable[[str], None],
     published: Path | None = None,
+    refresh: bool = False,
 ) -> dict[str, list[dict[str, float]]]:
     """The runs saved in ``partial``, else in the ``published`` results (every method's,
-    kept), with an empty list for each method of ``names`` not run yet."""
+    kept, but those of ``names`` with ``refresh``), with an empty list for each method of
+    ``names`` not run yet."""
     per_run: dict[str, list[dict[str, float]]] = {}
-    source = partial if partial is not None and partial.is_file() else published
+    resuming = partial is not None and partial.is_file()
+    source = partial if resuming else published
     if source is not None and source.is_file():
         saved = json.loads(source.read_text())
         if saved.get("quick") == quick:
             per_run = saved["per_run"]
+            if refresh and not resuming:
+                per_run = {n: [] if n in names else rows for n, rows in per_run.items()}
             done = {n: len(rows) for n, rows in per_run.items() if n in names}
             log(f"resuming from {source}: runs done per method {done}")
     for name in names:
@@ -395,6 +418,18 @@ def main(argv: list[str] | None = None, prog: str = "memae benchmark kdd") -> No
         "training rows (deep detectors only); 'npz': DAGMM's preprocessed array",
     )
     parser.add_argument(
+        "--refit-capped",
+        action="store_true",
+        help="also train again the saved deep fits that ended at an epoch cap lower than "
+        "their preset's now, without patience stopping them (after a cap was raised)",
+    )
+    parser.add_argument(
+        "--refresh",
+        action="store_true",
+        help="train the --methods again from run 0 with the current code instead of "
+        "keeping their published runs (the other methods' runs are kept)",
+    )
+    parser.add_argument(
         "--report-partial",
         action="store_true",
         help="train nothing: summarise the runs saved so far by an unfinished run",
@@ -430,6 +465,8 @@ def main(argv: list[str] | None = None, prog: str = "memae benchmark kdd") -> No
         track=args.track,
         source=args.source,
         published=args.out / f"{stem}.json",
+        refit_capped=args.refit_capped,
+        refresh=args.refresh,
     )
     md = markdown(results)
     npz_file = args.out / "kdd.json"

@@ -70,12 +70,30 @@ def write_text_atomic(path: Path, text: str) -> None:
     write_atomic(path, text.encode())
 
 
-def task_record(path: Path, compute: Callable[..., dict[str, Any]], *args: Any) -> dict[str, Any]:
-    """The JSON record at ``path``; where it is missing, ``compute(*args)`` first and write
-    its result atomically. The resume step of the benchmarks that keep one file a task."""
-    if not path.is_file():
+def task_record(
+    path: Path,
+    compute: Callable[..., dict[str, Any]],
+    *args: Any,
+    redo: Callable[[dict[str, Any]], bool] | None = None,
+) -> dict[str, Any]:
+    """The JSON record at ``path``; where it is missing, or ``redo(record)`` is true,
+    ``compute(*args)`` first and write its result atomically (the old record stays whole
+    until the new one replaces it). The resume step of the benchmarks that keep one file
+    a task."""
+    if not path.is_file() or (redo is not None and redo(json.loads(path.read_text()))):
         write_text_atomic(path, json.dumps(compute(*args)))
     return json.loads(path.read_text())
+
+
+def ended_at_lower_cap(record: dict[str, Any], cap: Any) -> bool:
+    """Whether a deep fit's ``record`` ended at an epoch cap below ``cap`` (the cap its
+    detector has now) without being stopped by patience: the fits ``--refit-capped``
+    trains again after a preset's cap was raised. A fit that stopped by patience
+    follows the same seeded path under any larger cap, so it is kept."""
+    converged = record.get("converged")
+    if converged is None or converged or isinstance(cap, bool) or not isinstance(cap, int):
+        return False
+    return int(record["epochs"]) < cap
 
 
 def save_npy_atomic(path: Path, array: np.ndarray) -> None:
