@@ -173,7 +173,8 @@ def run(
     in worker processes (one torch thread each). ``refit_capped``: also train again the
     saved runs of deep detectors that ended at an epoch cap lower than their preset's
     now, without patience stopping them (:func:`ended_at_lower_cap`); the runs that
-    stopped by patience are kept, since a larger cap leaves their seeded path unchanged.
+    stopped by patience are kept, since a larger cap leaves their seeded path unchanged
+    (with the same code and thread count; see ``refresh`` otherwise).
     ``refresh``: the methods run (``only``) start from run 0 with the current code instead
     of the ``published`` runs (the other methods' runs are kept); an interrupted refresh
     resumes from its ``partial`` file.

@@ -89,7 +89,8 @@ def ended_at_lower_cap(record: dict[str, Any], cap: Any) -> bool:
     """Whether a deep fit's ``record`` ended at an epoch cap below ``cap`` (the cap its
     detector has now) without being stopped by patience: the fits ``--refit-capped``
     trains again after a preset's cap was raised. A fit that stopped by patience
-    follows the same seeded path under any larger cap, so it is kept."""
+    follows the same seeded path under any larger cap (with the same code and thread
+    count), so it is kept."""
     converged = record.get("converged")
     if converged is None or converged or isinstance(cap, bool) or not isinstance(cap, int):
         return False
