@@ -188,7 +188,8 @@ def run(
             "run on the npz"
         )
     per_run = _resume(partial, names, quick, log, published, refresh)
-    caps = {n: getattr(methods(quick)[n](0), "epochs", None) for n in names}
+    factories = methods(quick)
+    caps = {n: getattr(factories[n](0), "epochs", None) for n in names}
 
     def due(name: str, r: int) -> bool:
         """Run ``r`` of ``name`` is missing, or (``refit_capped``) ended at a lower cap."""

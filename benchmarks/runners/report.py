@@ -80,8 +80,11 @@ def task_record(
     ``compute(*args)`` first and write its result atomically (the old record stays whole
     until the new one replaces it). The resume step of the benchmarks that keep one file
     a task."""
-    if not path.is_file() or (redo is not None and redo(json.loads(path.read_text()))):
-        write_text_atomic(path, json.dumps(compute(*args)))
+    if path.is_file():
+        record = json.loads(path.read_text())
+        if redo is None or not redo(record):
+            return record
+    write_text_atomic(path, json.dumps(compute(*args)))
     return json.loads(path.read_text())
 
 
